@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import type { ObjectStore } from '../adapters/object-store/port.js';
+import { PublishBlockedError, RunNotFoundError } from './errors.js';
+import { jsonBody, readJson } from './json.js';
+import { latestKey, runPrefix, type VersionedDataset } from './layout.js';
+import { assertRunId } from './run-id.js';
+
+/** The outcome of one data-quality check, recorded beside the run and in the pointer. */
+export const checkResultSchema = z.object({
+  name: z.string(),
+  passed: z.boolean(),
+  blocking: z.boolean(),
+  detail: z.string().optional(),
+});
+export type CheckResult = z.infer<typeof checkResultSchema>;
+
+/** `_SUCCESS`: written last inside a run; a run without it does not exist for readers. */
+export const runManifestSchema = z.object({
+  run_id: z.string(),
+  schema_version: z.number().int(),
+  completed_at: z.string(),
+  row_count: z.number().int().nonnegative(),
+  checks: z.array(checkResultSchema),
+  /** Free-form facts about the run (inputs, lineage) for later tooling. */
+  details: z.record(z.string(), z.unknown()).default({}),
+});
+export type RunManifest = z.infer<typeof runManifestSchema>;
+
+/** `_LATEST.json`: the one pointer readers follow. */
+export const latestPointerSchema = z.object({
+  run_id: z.string(),
+  schema_version: z.number().int(),
+  published_at: z.string(),
+  path: z.string(),
+  row_count: z.number().int().nonnegative(),
+  checks: z.array(checkResultSchema),
+  rolled_back_from: z.string().optional(),
+});
+export type LatestPointer = z.infer<typeof latestPointerSchema>;
+
+/** What `publishRun` needs once the run's data objects are written. */
+export interface PublishRequest {
+  readonly runId: string;
+  readonly rowCount: number;
+  readonly checks: readonly CheckResult[];
+  readonly details?: Record<string, unknown>;
+  readonly now?: Date;
+}
+
+/**
+ * Publish a run whose data is already written under its run prefix:
+ * 1. refuse if a blocking check failed (nothing becomes visible);
+ * 2. write `_SUCCESS` with the manifest (the run is now complete);
+ * 3. swap `_LATEST.json` in one write (the run is now served).
+ * A crash before 3 leaves the previous version serving; a rerun publishes anew.
+ */
+export async function publishRun(
+  store: ObjectStore,
+  dataset: VersionedDataset,
+  request: PublishRequest,
+): Promise<LatestPointer> {
+  const runId = assertRunId(request.runId);
+  const failed = request.checks.filter((c) => c.blocking && !c.passed).map((c) => c.name);
+  const prefix = runPrefix(dataset, runId);
+  const now = (request.now ?? new Date()).toISOString();
+  const manifest: RunManifest = {
+    run_id: runId,
+    schema_version: dataset.schemaVersion,
+    completed_at: now,
+    row_count: request.rowCount,
+    checks: [...request.checks],
+    details: request.details ?? {},
+  };
+  if (failed.length > 0) {
+    // Results are kept beside the run for inspection, but no _SUCCESS: the run stays invisible.
+    await store.put(`${prefix}_CHECKS.json`, jsonBody(manifest));
+    throw new PublishBlockedError(dataset.label, failed);
+  }
+  await store.put(`${prefix}_SUCCESS`, jsonBody(manifest));
+  const pointer: LatestPointer = {
+    run_id: runId,
+    schema_version: dataset.schemaVersion,
+    published_at: now,
+    path: prefix,
+    row_count: request.rowCount,
+    checks: [...request.checks],
+  };
+  await store.replace(latestKey(dataset), jsonBody(pointer));
+  return pointer;
+}
+
+/** The version readers must use now, or `undefined` if nothing was ever published. */
+export async function resolveLatest(store: ObjectStore, dataset: VersionedDataset): Promise<LatestPointer | undefined> {
+  return readJson(store, latestKey(dataset), latestPointerSchema);
+}
+
+/** The manifest of a complete run, or `undefined` if the run is absent or incomplete. */
+export async function readRunManifest(
+  store: ObjectStore,
+  dataset: VersionedDataset,
+  runId: string,
+): Promise<RunManifest | undefined> {
+  return readJson(store, `${runPrefix(dataset, runId)}_SUCCESS`, runManifestSchema);
+}
+
+/** Every complete run of a dataset, oldest first. */
+export async function listCompleteRuns(store: ObjectStore, dataset: VersionedDataset): Promise<string[]> {
+  const runs: string[] = [];
+  for await (const info of store.list(`${dataset.prefix}run_id=`)) {
+    const m = /run_id=([^/]+)\/_SUCCESS$/.exec(info.key);
+    if (m?.[1]) runs.push(m[1]);
+  }
+  return runs.sort();
+}
+
+/** Point `_LATEST.json` back at an earlier complete run. */
+export async function rollbackTo(
+  store: ObjectStore,
+  dataset: VersionedDataset,
+  runId: string,
+  now: Date = new Date(),
+): Promise<LatestPointer> {
+  const manifest = await readRunManifest(store, dataset, assertRunId(runId));
+  if (!manifest) throw new RunNotFoundError(dataset.label, runId);
+  const current = await resolveLatest(store, dataset);
+  const pointer: LatestPointer = {
+    run_id: runId,
+    schema_version: manifest.schema_version,
+    published_at: now.toISOString(),
+    path: runPrefix(dataset, runId),
+    row_count: manifest.row_count,
+    checks: manifest.checks,
+    ...(current && current.run_id !== runId ? { rolled_back_from: current.run_id } : {}),
+  };
+  await store.replace(latestKey(dataset), jsonBody(pointer));
+  return pointer;
+}
