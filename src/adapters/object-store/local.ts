@@ -26,6 +26,16 @@ export class LocalObjectStore implements ObjectStore {
     return path.join(this.root, keyOrPrefix);
   }
 
+  async prepareWrite(prefix: string): Promise<string> {
+    const location = this.locationOf(prefix);
+    try {
+      await fs.mkdir(location, { recursive: true });
+    } catch (error) {
+      throw new ObjectStoreError('write failed', { cause: error });
+    }
+    return location;
+  }
+
   async get(key: string): Promise<Uint8Array> {
     const body = await this.getIfExists(key);
     if (body === undefined) throw new ObjectNotFoundError(key);

@@ -46,6 +46,11 @@ export interface ObjectStore {
    * store, `s3://bucket/key` on S3). Prefixes are accepted too.
    */
   locationOf(keyOrPrefix: string): string;
+  /**
+   * Make a prefix ready for a query engine to write objects into (a folder on
+   * disk; nothing on S3) and return its location, as `locationOf` does.
+   */
+  prepareWrite(prefix: string): Promise<string>;
 }
 
 const SEGMENT = /^[A-Za-z0-9_=\-][A-Za-z0-9_=.\-+@]*$/;

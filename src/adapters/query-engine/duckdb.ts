@@ -83,7 +83,7 @@ export class DuckDbQueryEngine implements QueryEngine {
     try {
       guard.throwIfStopped();
       const { values, types } = toDuckDbParams(request.sql.params);
-      const result = await connection.stream(request.sql.text, values, types);
+      const result = await connection.stream(numberPlaceholders(request.sql.text), values, types);
       const names = result.columnNames();
       const columnTypes = result.columnTypes();
       const columns = names.map((name, i) => ({ name, sqlType: String(columnTypes[i] ?? 'UNKNOWN') }));
@@ -225,4 +225,47 @@ function toDuckDbParams(params: readonly SqlValue[]): { values: DuckDBValue[]; t
     else types.push(Number.isSafeInteger(value) ? BIGINT : DOUBLE);
   }
   return { values, types };
+}
+
+/**
+ * Rewrite `?` placeholders as `$1..$n` in text order. DuckDB numbers bare `?`
+ * in bind order, which for `COPY (query) TO ?` is not text order.
+ * Quoted strings, quoted identifiers and comments are left untouched.
+ */
+export function numberPlaceholders(text: string): string {
+  let out = '';
+  let n = 0;
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i] as string;
+    if (ch === "'" || ch === '"') {
+      const end = findClosingQuote(text, i, ch);
+      out += text.slice(i, end);
+      i = end;
+    } else if (ch === '-' && text[i + 1] === '-') {
+      const end = text.indexOf('\n', i);
+      const stop = end < 0 ? text.length : end;
+      out += text.slice(i, stop);
+      i = stop;
+    } else if (ch === '?') {
+      n += 1;
+      out += `$${n}`;
+      i += 1;
+    } else {
+      out += ch;
+      i += 1;
+    }
+  }
+  return out;
+}
+
+function findClosingQuote(text: string, start: number, quote: string): number {
+  let i = start + 1;
+  while (i < text.length) {
+    if (text[i] === quote) {
+      if (text[i + 1] === quote) i += 2;
+      else return i + 1;
+    } else i += 1;
+  }
+  return text.length;
 }
