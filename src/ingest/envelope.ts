@@ -18,6 +18,8 @@ export const bronzeEventSchema = z.object({
   ingested_at: utcInstant,
   run_id: z.string(),
   payload: z.record(z.string(), z.unknown()),
+  /** Facts about how the change happened that Silver may act on (a TTL expiry is not a business delete). */
+  meta: z.object({ ttl_expiry: z.boolean().optional() }).optional(),
 });
 export type BronzeEvent = z.infer<typeof bronzeEventSchema>;
 

@@ -4,8 +4,11 @@
  * values travel beside the text. No caller-supplied value is ever spliced in.
  */
 
-/** A value that may be bound to a `?` placeholder. */
-export type SqlValue = string | number | bigint | boolean | null;
+/**
+ * A value that may be bound to a `?` placeholder. A list of strings binds as
+ * one array value (file lists, `IN` sets), never as text.
+ */
+export type SqlValue = string | number | bigint | boolean | null | readonly string[];
 
 /** A piece of SQL with its positional parameters, in order. */
 export interface SqlFragment {

@@ -23,7 +23,8 @@ export class LocalObjectStore implements ObjectStore {
 
   locationOf(keyOrPrefix: string): string {
     if (!isValidPrefix(keyOrPrefix)) throw new InvalidKeyError(keyOrPrefix);
-    return path.join(this.root, keyOrPrefix);
+    // No trailing separator: callers append `/file` themselves.
+    return path.join(this.root, keyOrPrefix).replace(/\/+$/, '');
   }
 
   async prepareWrite(prefix: string): Promise<string> {

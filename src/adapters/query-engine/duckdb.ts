@@ -6,6 +6,8 @@ import {
   DuckDBInstance,
   type DuckDBType,
   type DuckDBValue,
+  LIST,
+  listValue,
   VARCHAR,
 } from '@duckdb/node-api';
 import type { ObjectStore } from '../object-store/port.js';
@@ -137,7 +139,10 @@ export class DuckDbQueryEngine implements QueryEngine {
     const max = this.options.connections ?? 4;
     if (this.created < max) {
       this.created += 1;
-      return this.instance.connect();
+      const connection = await this.instance.connect();
+      // Timestamps are UTC everywhere; the machine's zone must never leak into results.
+      await connection.run("SET TimeZone = 'UTC'");
+      return connection;
     }
     if (this.waiters.length >= (this.options.maxQueue ?? 256)) throw new EngineBusyError('engine queue is full');
     return new Promise<DuckDBConnection>((resolve, reject) => {
@@ -218,7 +223,12 @@ function toDuckDbParams(params: readonly SqlValue[]): { values: DuckDBValue[]; t
   const values: DuckDBValue[] = [];
   const types: DuckDBType[] = [];
   for (const value of params) {
-    values.push(value);
+    if (Array.isArray(value)) {
+      values.push(listValue([...value]));
+      types.push(LIST(VARCHAR));
+      continue;
+    }
+    values.push(value as Exclude<SqlValue, readonly string[]>);
     if (value === null || typeof value === 'string') types.push(VARCHAR);
     else if (typeof value === 'boolean') types.push(BOOLEAN);
     else if (typeof value === 'bigint') types.push(BIGINT);

@@ -1,0 +1,54 @@
+/** SQL types the marts use (DuckDB and Athena spell them the same). */
+export type SqlType = 'VARCHAR' | 'BIGINT' | 'INTEGER' | 'DOUBLE' | 'BOOLEAN' | 'DATE' | 'TIMESTAMP' | 'DECIMAL(18,2)';
+
+/** How a column appears in the API. Decimals travel as strings (exact); dates as ISO text. */
+export type ApiType = 'ID' | 'String' | 'Int' | 'Float' | 'Boolean' | 'Decimal' | 'Date' | 'DateTime';
+
+/** PII classes; masking rules are keyed by these (`access.md`). */
+export type PiiTag = 'email' | 'phone';
+
+/** One column of a mart. */
+export interface ColumnDef {
+  /** snake_case, as in SQL and REST; GraphQL uses its camelCase. */
+  readonly name: string;
+  readonly sqlType: SqlType;
+  readonly apiType: ApiType;
+  readonly description: string;
+  readonly nullable: boolean;
+  readonly pii?: PiiTag;
+  /** Allowed values, when the column is an enumeration. */
+  readonly values?: readonly string[];
+}
+
+/** A link from one mart to another, loaded in batches by the API. */
+export interface RelationDef {
+  /** The API field name on the parent (camelCase). */
+  readonly field: string;
+  readonly target: string;
+  /** Pairs of (parent column, target column). */
+  readonly on: ReadonlyArray<readonly [string, string]>;
+  readonly cardinality: 'one' | 'many';
+  readonly description: string;
+}
+
+/** One Gold mart: the single declaration the schema, SQL, REST and policies derive from. */
+export interface MartDef {
+  readonly name: string;
+  readonly schemaVersion: number;
+  readonly description: string;
+  /** Columns that identify a row; also the stable sort for pagination. */
+  readonly key: readonly string[];
+  readonly columns: readonly ColumnDef[];
+  readonly partitionBy: readonly string[];
+  /** The columns row-level policies scope on. */
+  readonly rowScope: { readonly region?: string; readonly customer?: string };
+  readonly relations: readonly RelationDef[];
+  readonly api: {
+    /** GraphQL object type name. */
+    readonly typeName: string;
+    /** Root field listing rows (a connection). */
+    readonly listField: string;
+    /** Root field fetching one row by key, when the key is one column. */
+    readonly itemField?: string;
+  };
+}

@@ -1,0 +1,55 @@
+import type { QueryEngine } from '../adapters/query-engine/port.js';
+import type { MartDef } from '../catalog/types.js';
+import type { CheckResult } from '../lake/publish.js';
+import { ident, join, raw, type SqlFragment, sql } from '../sql/fragment.js';
+
+/**
+ * Data-quality checks derived from the mart catalog (one source of truth):
+ * key columns not null and unique together, non-nullable columns not null,
+ * enumerations within their values. All are blocking.
+ */
+export async function runMartChecks(
+  engine: QueryEngine,
+  mart: MartDef,
+  relation: SqlFragment,
+): Promise<{ rowCount: number; checks: CheckResult[] }> {
+  const keyCols = raw(mart.key.map(ident).join(', '));
+  const measures: Array<{ name: string; expr: SqlFragment }> = [
+    { name: 'row_count', expr: raw('count(*)') },
+    {
+      name: 'duplicate_keys',
+      expr: sql`count(*) - (SELECT count(*) FROM (SELECT DISTINCT ${keyCols} FROM ${relation} AS d) AS k)`,
+    },
+  ];
+  for (const column of mart.columns) {
+    if (!column.nullable || mart.key.includes(column.name)) {
+      measures.push({ name: `null_${column.name}`, expr: raw(`count(*) FILTER (WHERE ${ident(column.name)} IS NULL)`) });
+    }
+    if (column.values) {
+      measures.push({
+        name: `bad_${column.name}`,
+        expr: sql`count(*) FILTER (WHERE ${raw(ident(column.name))} IS NOT NULL AND NOT list_contains(${column.values}, ${raw(ident(column.name))}))`,
+      });
+    }
+  }
+  const select = join(
+    measures.map((m) => sql`${m.expr} AS ${raw(ident(m.name))}`),
+    ', ',
+  );
+  const { rows } = await engine.query({ sql: sql`SELECT ${select} FROM ${relation} AS m`, label: `checks.${mart.name}` });
+  const row = rows[0] ?? {};
+  const value = (name: string): number => Number(row[name] ?? 0);
+  const checks: CheckResult[] = [
+    { name: 'unique_key', blocking: true, passed: value('duplicate_keys') === 0, detail: `${value('duplicate_keys')} duplicates` },
+  ];
+  for (const m of measures) {
+    if (m.name.startsWith('null_')) {
+      const col = m.name.slice(5);
+      checks.push({ name: `not_null_${col}`, blocking: true, passed: value(m.name) === 0, detail: `${value(m.name)} nulls` });
+    } else if (m.name.startsWith('bad_')) {
+      const col = m.name.slice(4);
+      checks.push({ name: `allowed_values_${col}`, blocking: true, passed: value(m.name) === 0, detail: `${value(m.name)} rows outside the allowed values` });
+    }
+  }
+  return { rowCount: value('row_count'), checks };
+}

@@ -1,0 +1,12 @@
+import { GoldgateError } from '../errors.js';
+
+/** A transform step failed; the run published nothing past the last committed step. */
+export class TransformError extends GoldgateError {
+  readonly code = 'TRANSFORM_FAILED';
+  constructor(
+    readonly step: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`transform step ${step} failed`, options);
+  }
+}

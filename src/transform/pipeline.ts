@@ -1,0 +1,268 @@
+import { z } from 'zod';
+import type { ObjectStore } from '../adapters/object-store/port.js';
+import type { QueryEngine } from '../adapters/query-engine/port.js';
+import { readCheckpoint, writeCheckpoint } from '../lake/checkpoint.js';
+import { jsonBody } from '../lake/json.js';
+import { goldDataset, runPrefix, runReportKey, silverDataset } from '../lake/layout.js';
+import { acquireLock } from '../lake/lock.js';
+import { type CheckResult, publishRun, resolveLatest } from '../lake/publish.js';
+import { newRunId, utcDate } from '../lake/run-id.js';
+import { sql } from '../sql/fragment.js';
+import { listCommittedBronzeRuns } from './bronze-runs.js';
+import { runMartChecks } from './checks.js';
+import { ENTITIES, type EntityContract } from './entities.js';
+import { TransformError } from './errors.js';
+import { GOLD_MODELS } from './gold/index.js';
+import { mergeSilver, silverRelation } from './silver.js';
+
+export const PIPELINE_JOB = 'pipeline';
+const SILVER_CHECKPOINT = 'silver';
+
+const silverCheckpointSchema = z.object({
+  version: z.literal(1),
+  /** Per `source/entity`, the Bronze run keys already merged into Silver. */
+  merged: z.record(z.string(), z.array(z.string())),
+});
+type SilverCheckpoint = z.infer<typeof silverCheckpointSchema>;
+
+/** One line of progress, for the CLI and logs. */
+export interface ProgressEvent {
+  readonly step: string;
+  readonly detail: string;
+  readonly index: number;
+  readonly total: number;
+}
+
+/** What one step did, kept in the run report. */
+export interface StepReport {
+  readonly step: string;
+  readonly status: 'published' | 'skipped' | 'blocked';
+  readonly rowsIn: number;
+  readonly rowsOut: number;
+  readonly quarantined: number;
+  readonly durationMs: number;
+  readonly runId?: string;
+  readonly checks: readonly CheckResult[];
+  readonly inputs?: Record<string, unknown>;
+}
+
+/** The report of one pipeline run (`_runs/pipeline/{RUN_ID}.json`). */
+export interface PipelineReport {
+  readonly runId: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly status: 'succeeded' | 'blocked';
+  readonly steps: readonly StepReport[];
+}
+
+export interface PipelineOptions {
+  readonly store: ObjectStore;
+  readonly engine: QueryEngine;
+  readonly lockTtlMs?: number;
+  /** The clock; also fixes Gold's `as_of` date. */
+  readonly now?: () => Date;
+  readonly onProgress?: (event: ProgressEvent) => void;
+}
+
+/**
+ * Bronze -> Silver -> Gold under the pipeline lock. Each Silver entity is
+ * published, then checkpointed; each Gold mart is built under a fresh run,
+ * checked, then published by swapping its pointer. A crash anywhere leaves the
+ * previous versions serving, and a rerun finishes the work (merges are
+ * idempotent, so re-merging a run whose checkpoint was not written is harmless).
+ */
+export async function runPipeline(options: PipelineOptions): Promise<PipelineReport> {
+  const { store, engine } = options;
+  const now = options.now ?? (() => new Date());
+  const startedAt = now();
+  const runId = newRunId(startedAt);
+  const lock = await acquireLock(store, PIPELINE_JOB, { ttlMs: options.lockTtlMs ?? 15 * 60_000, now: startedAt });
+  const steps: StepReport[] = [];
+  const total = ENTITIES.length + GOLD_MODELS.length;
+  let index = 0;
+  const progress = (step: string, detail: string): void => options.onProgress?.({ step, detail, index, total });
+  try {
+    let checkpoint: SilverCheckpoint = (await readCheckpoint(store, SILVER_CHECKPOINT, silverCheckpointSchema)) ?? {
+      version: 1,
+      merged: {},
+    };
+    for (const contract of ENTITIES) {
+      index += 1;
+      const step = `silver.${contract.source}.${contract.entity}`;
+      progress(step, 'merging new Bronze runs');
+      const result = await runStep(step, () => silverStep(options, contract, checkpoint, runId, startedAt));
+      steps.push(result.report);
+      if (result.checkpoint) {
+        await lock.assertHeld(now());
+        checkpoint = result.checkpoint;
+        await writeCheckpoint(store, SILVER_CHECKPOINT, checkpoint);
+      }
+      progress(step, `${result.report.status}: ${result.report.rowsIn} events in, ${result.report.rowsOut} rows`);
+    }
+    for (const model of GOLD_MODELS) {
+      index += 1;
+      const step = `gold.${model.mart.name}`;
+      progress(step, 'building');
+      const report = await runStep(step, () => goldStep(options, model, runId, startedAt, () => lock.assertHeld(now())));
+      steps.push(report);
+      progress(step, `${report.status}: ${report.rowsOut} rows`);
+    }
+    const report: PipelineReport = {
+      runId,
+      startedAt: startedAt.toISOString(),
+      finishedAt: now().toISOString(),
+      status: steps.some((s) => s.status === 'blocked') ? 'blocked' : 'succeeded',
+      steps,
+    };
+    await store.put(runReportKey(PIPELINE_JOB, runId), jsonBody(report));
+    return report;
+  } finally {
+    await lock.release(now());
+  }
+}
+
+async function runStep<T>(step: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof TransformError) throw error;
+    throw new TransformError(step, { cause: error });
+  }
+}
+
+async function silverStep(
+  options: PipelineOptions,
+  contract: EntityContract,
+  checkpoint: SilverCheckpoint,
+  runId: string,
+  startedAt: Date,
+): Promise<{ report: StepReport; checkpoint?: SilverCheckpoint }> {
+  const { store, engine } = options;
+  const began = Date.now();
+  const step = `silver.${contract.source}.${contract.entity}`;
+  const entityKey = `${contract.source}/${contract.entity}`;
+  const dataset = silverDataset(contract.source, contract.entity);
+  const merged = new Set(checkpoint.merged[entityKey] ?? []);
+  const pending = (await listCommittedBronzeRuns(store, contract.source, contract.entity)).filter(
+    (run) => !merged.has(run.key),
+  );
+  const latest = await resolveLatest(store, dataset);
+  if (pending.length === 0) {
+    return {
+      report: {
+        step,
+        status: 'skipped',
+        rowsIn: 0,
+        rowsOut: latest?.row_count ?? 0,
+        quarantined: 0,
+        durationMs: Date.now() - began,
+        ...(latest ? { runId: latest.run_id } : {}),
+        checks: [],
+      },
+    };
+  }
+  const result = await mergeSilver({
+    store,
+    engine,
+    contract,
+    bronzeKeys: pending.flatMap((run) => run.parts),
+    previousPrefix: latest?.path,
+    runId,
+    ingestDate: utcDate(startedAt),
+  });
+  await publishRun(store, dataset, {
+    runId,
+    rowCount: result.liveRows,
+    checks: result.checks,
+    now: startedAt,
+    details: {
+      bronze_runs: pending.map((run) => run.key),
+      previous_run: latest?.run_id ?? null,
+      events_in: result.eventsIn,
+      ttl_skipped: result.ttlSkipped,
+      quarantined: result.quarantined,
+      tombstones: result.tombstones,
+      quarantine_key: result.quarantineKey ?? null,
+    },
+  });
+  return {
+    report: {
+      step,
+      status: 'published',
+      rowsIn: result.eventsIn,
+      rowsOut: result.liveRows,
+      quarantined: result.quarantined,
+      durationMs: Date.now() - began,
+      runId,
+      checks: result.checks,
+      inputs: { bronze_runs: pending.map((run) => run.key) },
+    },
+    checkpoint: {
+      version: 1,
+      merged: { ...checkpoint.merged, [entityKey]: [...merged, ...pending.map((run) => run.key)].sort() },
+    },
+  };
+}
+
+async function goldStep(
+  options: PipelineOptions,
+  model: (typeof GOLD_MODELS)[number],
+  runId: string,
+  startedAt: Date,
+  assertHeld: () => Promise<void>,
+): Promise<StepReport> {
+  const { store, engine } = options;
+  const began = Date.now();
+  const step = `gold.${model.mart.name}`;
+  const relations: Record<string, ReturnType<typeof silverRelation>> = {};
+  const silverRuns: Record<string, string> = {};
+  for (const [name, contract] of Object.entries(model.inputs)) {
+    const pointer = await resolveLatest(store, silverDataset(contract.source, contract.entity));
+    if (!pointer) {
+      return { step, status: 'skipped', rowsIn: 0, rowsOut: 0, quarantined: 0, durationMs: Date.now() - began, checks: [] };
+    }
+    relations[name] = silverRelation(store, pointer.path);
+    silverRuns[`${contract.source}/${contract.entity}`] = pointer.run_id;
+  }
+  const dataset = goldDataset(model.mart.name, model.mart.schemaVersion);
+  const prefix = runPrefix(dataset, runId);
+  const output = `${await store.prepareWrite(prefix)}/part-00000.parquet`;
+  await engine.execute({
+    sql: sql`COPY (${model.query(relations, utcDate(startedAt))}) TO ${output} (FORMAT parquet)`,
+    label: `${step}.build`,
+  });
+  const relation = engine.martRelation({
+    mart: model.mart.name,
+    schemaVersion: model.mart.schemaVersion,
+    runId,
+    prefix,
+  });
+  const { rowCount, checks } = await runMartChecks(engine, model.mart, relation);
+  await assertHeld();
+  const blocked = checks.some((c) => c.blocking && !c.passed);
+  if (blocked) {
+    // publishRun records the results beside the run and refuses; the previous version keeps serving.
+    await publishRun(store, dataset, { runId, rowCount, checks, now: startedAt }).catch((error: unknown) => {
+      if ((error as { code?: string }).code !== 'PUBLISH_BLOCKED') throw error;
+    });
+    return { step, status: 'blocked', rowsIn: 0, rowsOut: rowCount, quarantined: 0, durationMs: Date.now() - began, runId, checks };
+  }
+  await publishRun(store, dataset, {
+    runId,
+    rowCount,
+    checks,
+    now: startedAt,
+    details: { silver_runs: silverRuns, as_of: utcDate(startedAt) },
+  });
+  return {
+    step,
+    status: 'published',
+    rowsIn: 0,
+    rowsOut: rowCount,
+    quarantined: 0,
+    durationMs: Date.now() - began,
+    runId,
+    checks,
+    inputs: { silver_runs: silverRuns },
+  };
+}
