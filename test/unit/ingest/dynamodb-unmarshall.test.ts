@@ -66,7 +66,8 @@ describe('unmarshall', () => {
   });
 
   it('names the path of the bad value, never the value itself', () => {
-    const attempt = () => unmarshall({ profile: { M: { emails: { L: [{ S: 'a' }, { X: 'secret@x.io' }] } } } }, '$.NewImage');
+    const attempt = () =>
+      unmarshall({ profile: { M: { emails: { L: [{ S: 'a' }, { X: 'secret@x.io' }] } } } }, '$.NewImage');
     expect(attempt).toThrow(InvalidSourceRecordError);
     expect(attempt).toThrow(/^\$\.NewImage\.profile\.emails\[1\]: unknown type descriptor$/);
     expect(attempt).not.toThrow(/secret/);

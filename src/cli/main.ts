@@ -1,0 +1,236 @@
+import { rm } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { createHttpServer } from '../api/http.js';
+import { ensureDevKeys } from '../auth/dev-keys.js';
+import { signDevToken } from '../auth/token.js';
+import { findMart } from '../catalog/index.js';
+import { type Config, loadConfig } from '../config/index.js';
+import { describeError, isGoldgateError } from '../errors.js';
+import { goldDataset } from '../lake/layout.js';
+import { listCompleteRuns, resolveLatest, rollbackTo } from '../lake/publish.js';
+import { createApiRuntime } from '../runtime/app.js';
+import { logger } from '../runtime/logger.js';
+import { createObjectStore, createQueryEngine } from '../runtime/stores.js';
+import { runPipeline } from '../transform/pipeline.js';
+import { buildDemoLake } from './demo.js';
+import { progress } from './progress.js';
+
+const USAGE = `goldgate: a governed, fast way to the company's analytics data
+
+Usage:
+  goldgate start                         build the demo lake if absent, then serve (what npm start runs)
+  goldgate demo [--customers N] [--seed S] [--reset]
+                                         generate a demo company, land it in Bronze, run the pipeline
+  goldgate serve                         serve the API on GOLDGATE_HOST:GOLDGATE_PORT (127.0.0.1:4000)
+  goldgate token --role ROLE [--role ROLE...] [--sub NAME] [--regions EU,NA] [--customer-ids A,B] [--ttl SECONDS]
+                                         print a JWT signed with the local dev key
+  goldgate pipeline run                  Bronze -> Silver -> Gold, publish
+  goldgate publish list <mart>           list complete runs and the one served
+  goldgate publish rollback <mart> <run_id>
+                                         serve an earlier complete run of a mart
+Settings come from GOLDGATE_* environment variables (see README).`;
+
+class UsageError extends Error {}
+
+/** Entry point of the `goldgate` command. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const config = loadConfig();
+  if (command !== 'serve' && command !== 'start' && !process.env.GOLDGATE_LOG_LEVEL) logger.setLogLevel('WARN');
+  switch (command) {
+    case 'start':
+      return start(config);
+    case 'serve':
+      return serve(config);
+    case 'demo':
+      return demo(config, rest);
+    case 'token':
+      return token(config, rest);
+    case 'pipeline':
+      if (rest[0] !== 'run') throw new UsageError('expected: goldgate pipeline run');
+      return pipeline(config);
+    case 'publish':
+      return publish(config, rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command ${command}`);
+  }
+}
+
+async function withLake<T>(config: Config, fn: (lake: Awaited<ReturnType<typeof openLake>>) => Promise<T>): Promise<T> {
+  const lake = await openLake(config);
+  try {
+    return await fn(lake);
+  } finally {
+    await lake.engine.close();
+  }
+}
+
+async function openLake(config: Config) {
+  const store = createObjectStore(config);
+  const engine = await createQueryEngine(config, store);
+  return { store, engine };
+}
+
+async function demo(config: Config, args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { customers: { type: 'string' }, seed: { type: 'string' }, reset: { type: 'boolean' } },
+  });
+  const customers = values.customers === undefined ? config.demo.customers : Number(values.customers);
+  const seed = values.seed === undefined ? config.demo.seed : Number(values.seed);
+  if (!Number.isInteger(customers) || customers < 1 || customers > 1_000_000) {
+    throw new UsageError('--customers takes a whole number from 1 to 1000000');
+  }
+  if (!Number.isInteger(seed)) throw new UsageError('--seed takes a whole number');
+  if (values.reset) {
+    progress(`removing the lake at ${config.lakeDir}`);
+    await rm(config.lakeDir, { recursive: true, force: true });
+  }
+  await buildDemo(config, customers, seed);
+  return 0;
+}
+
+async function buildDemo(config: Config, customers: number, seed: number): Promise<void> {
+  const started = Date.now();
+  await withLake(config, async ({ store, engine }) => {
+    const { report } = await buildDemoLake({ store, engine, seed, customers, onProgress: progress });
+    const gold = report.steps.filter((s) => s.step.startsWith('gold.'));
+    progress(
+      `demo lake ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${gold
+        .map((s) => `${s.step.slice(5)} ${s.status} (${s.rowsOut} rows)`)
+        .join(', ')}`,
+    );
+  });
+}
+
+async function start(config: Config): Promise<number> {
+  const probe = createObjectStore(config);
+  const mart = findMart('customer_360');
+  const published = mart ? await resolveLatest(probe, goldDataset(mart.name, mart.schemaVersion)) : undefined;
+  if (published) progress(`using the existing demo lake at ${config.lakeDir} (goldgate demo --reset rebuilds it)`);
+  else await buildDemo(config, config.demo.customers, config.demo.seed);
+  return serve(config, true);
+}
+
+async function serve(config: Config, showCurl = false): Promise<number> {
+  const runtime = await createApiRuntime(config);
+  const server = createHttpServer(runtime.gateway, logger);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.server.port, config.server.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
+  const url = `http://${config.server.host}:${port}/graphql`;
+  progress(`goldgate API listening on ${url}`);
+  if (showCurl && config.home === 'embedded') {
+    const key = await ensureDevKeys(config.stateDir);
+    const jwt = await signDevToken(key, { subject: 'local-admin', roles: ['admin'] }, config.auth);
+    const query = JSON.stringify({ query: '{ customers(first: 5) { nodes { customerId name region lifetimeRevenue } pageInfo { hasNextPage endCursor } } }' });
+    process.stdout.write(
+      `\nTry it (token valid 8 h; a new one: npx goldgate token --role admin):\n\n` +
+        `curl -s ${url} -H 'content-type: application/json' \\\n  -H 'authorization: Bearer ${jwt}' \\\n  -d '${query}'\n\n`,
+    );
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      progress('shutting down');
+      server.close(() => resolve());
+      server.closeAllConnections();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await runtime.close();
+  return 0;
+}
+
+async function token(config: Config, args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      role: { type: 'string', multiple: true },
+      sub: { type: 'string' },
+      regions: { type: 'string' },
+      'customer-ids': { type: 'string' },
+      ttl: { type: 'string' },
+    },
+  });
+  const roles = values.role ?? [];
+  if (roles.length === 0) throw new UsageError('token needs at least one --role');
+  const ttl = values.ttl === undefined ? 8 * 3600 : Number(values.ttl);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 7 * 86_400) throw new UsageError('--ttl takes 1 to 604800 seconds');
+  const list = (v: string | undefined): string[] | undefined => v?.split(',').map((s) => s.trim()).filter(Boolean);
+  const scopes: Record<string, string[]> = {};
+  const regions = list(values.regions);
+  const customerIds = list(values['customer-ids']);
+  if (regions) scopes.regions = regions;
+  if (customerIds) scopes.customer_ids = customerIds;
+  const key = await ensureDevKeys(config.stateDir);
+  const jwt = await signDevToken(
+    key,
+    { subject: values.sub ?? `local-${roles[0]}`, roles, scopes, expiresInS: ttl },
+    config.auth,
+  );
+  process.stdout.write(`${jwt}\n`);
+  return 0;
+}
+
+async function pipeline(config: Config): Promise<number> {
+  return withLake(config, async ({ store, engine }) => {
+    const report = await runPipeline({
+      store,
+      engine,
+      lockTtlMs: config.pipeline.lockTtlMs,
+      onProgress: (e) => progress(`[${e.index}/${e.total}] ${e.step}: ${e.detail}`),
+    });
+    progress(`pipeline run ${report.runId} ${report.status}`);
+    return report.status === 'succeeded' ? 0 : 1;
+  });
+}
+
+async function publish(config: Config, args: readonly string[]): Promise<number> {
+  const [action, martName, runId] = args;
+  const mart = martName ? findMart(martName) : undefined;
+  if (!mart) throw new UsageError(`expected: goldgate publish list|rollback <mart> [run_id]; marts: customer_360`);
+  const store = createObjectStore(config);
+  const dataset = goldDataset(mart.name, mart.schemaVersion);
+  if (action === 'list') {
+    const latest = await resolveLatest(store, dataset);
+    for (const run of await listCompleteRuns(store, dataset)) {
+      process.stdout.write(`${run === latest?.run_id ? '* ' : '  '}${run}\n`);
+    }
+    return 0;
+  }
+  if (action === 'rollback' && runId) {
+    const pointer = await rollbackTo(store, dataset, runId);
+    progress(`${mart.name} now serves run ${pointer.run_id}${pointer.rolled_back_from ? ` (was ${pointer.rolled_back_from})` : ''}`);
+    return 0;
+  }
+  throw new UsageError('expected: goldgate publish rollback <mart> <run_id>');
+}
+
+/** Run the CLI and exit with its status; errors print their code, never a stack. */
+export async function run(argv: readonly string[]): Promise<void> {
+  try {
+    process.exitCode = await main(argv);
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      process.stderr.write(`goldgate: ${(error as Error).message}\n\n${USAGE}\n`);
+      process.exitCode = 2;
+    } else if (isGoldgateError(error)) {
+      process.stderr.write(`goldgate: ${error.code}: ${error.message}\n`);
+      process.exitCode = 1;
+    } else {
+      const { name, message } = describeError(error);
+      process.stderr.write(`goldgate: unexpected ${name}: ${message}\n`);
+      process.exitCode = 1;
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import type { ObjectStore } from '../adapters/object-store/port.js';
+import type { QueryEngine } from '../adapters/query-engine/port.js';
+import { createGateway, type Gateway } from '../api/gateway.js';
+import { adminOnlyPolicy } from '../auth/access.js';
+import { ensureDevKeys } from '../auth/dev-keys.js';
+import { createVerifier } from '../auth/verify.js';
+import type { Config } from '../config/index.js';
+import { logger } from './logger.js';
+import { createObjectStore, createQueryEngine } from './stores.js';
+
+/** Everything the API needs, built once per process (per Lambda container). */
+export interface ApiRuntime {
+  readonly store: ObjectStore;
+  readonly engine: QueryEngine;
+  readonly gateway: Gateway;
+  close(): Promise<void>;
+}
+
+/** Compose the API for the configured home. */
+export async function createApiRuntime(config: Config): Promise<ApiRuntime> {
+  // The embedded home is its own identity provider: its public keys must exist before verifying.
+  if (config.home === 'embedded' && !config.auth.jwksUrl) await ensureDevKeys(config.stateDir);
+  const store = createObjectStore(config);
+  const engine = await createQueryEngine(config, store);
+  const verifier = await createVerifier(config.auth);
+  const gateway = await createGateway({
+    engine,
+    store,
+    verifier,
+    policy: adminOnlyPolicy,
+    logger,
+    queryTimeoutMs: config.engine.queryTimeoutMs,
+    maxPageSize: config.api.maxPageSize,
+    production: config.production,
+  });
+  return {
+    store,
+    engine,
+    gateway,
+    async close() {
+      await gateway.stop();
+      await engine.close();
+    },
+  };
+}
