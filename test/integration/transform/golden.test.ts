@@ -1,0 +1,178 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
+import type { Row } from '../../../src/adapters/query-engine/port.js';
+import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
+import { goldDataset, silverDataset } from '../../../src/lake/layout.js';
+import { readRunManifest, resolveLatest } from '../../../src/lake/publish.js';
+import { sql } from '../../../src/sql/fragment.js';
+import { runPipeline } from '../../../src/transform/pipeline.js';
+import { account, contact, invoice, landEvents, removed } from '../../support/builders/bronze.js';
+
+/**
+ * A small company whose customer_360 can be computed by hand. as_of is
+ * 2026-11-21 (the pipeline clock). Arithmetic for Alpha (C1), base currency:
+ *   I1 paid            100.00 x 1.1 = 110.00 revenue, 0 open
+ *   I2 partially paid  200.00 x 1.1 = 220.00 revenue, 50.00 x 1.1 = 55.00 open, due 2026-10-16 < as_of: overdue
+ *   I3 sent             30.00 x 1   =  30.00 revenue, 30.00 open, due 2026-11-30 >= as_of: not overdue
+ *   I4 draft, I5 void: not revenue; I6 negative total: quarantined
+ *   lifetime 110 + 220 + 30 = 360.00; outstanding 55 + 30 = 85.00; overdue 55.00; first invoice 2026-09-01
+ * Beta (C2): I7 paid 10 INR x 0.012 = 0.12; I8 (1000) deleted -> lifetime 0.12.
+ * Gamma (C3) deleted; Vendor (C4) is not a customer.
+ */
+const C1 = '900000000000000001';
+const C2 = '900000000000000002';
+const C3 = '900000000000000003';
+const C4 = '900000000000000004';
+const T = (day: string, time = '10:00:00'): string => `2026-${day}T${time}.000Z`;
+
+describe('pipeline golden dataset', () => {
+  let dir: string;
+  let store: LocalObjectStore;
+  let engine: DuckDbQueryEngine;
+  const clock = () => new Date('2026-11-21T06:00:00.000Z');
+
+  async function goldRows(): Promise<Row[]> {
+    const pointer = await resolveLatest(store, goldDataset('customer_360', 1));
+    if (!pointer) throw new Error('customer_360 not published');
+    const relation = engine.martRelation({ mart: 'customer_360', schemaVersion: 1, runId: pointer.run_id, prefix: pointer.path });
+    return (await engine.query({ sql: sql`SELECT * FROM ${relation} AS m ORDER BY customer_id` })).rows;
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'goldgate-golden-'));
+    store = new LocalObjectStore(dir);
+    engine = await DuckDbQueryEngine.create({ store });
+    const day1 = new Date('2026-11-19T12:00:00Z');
+    await landEvents(store, 'zoho_books', 'contacts', [
+      contact(C1, T('01-05'), { name: 'Alpha GmbH', country: 'Germany', email: 'ops@alpha.example' }),
+      contact(C2, T('02-05'), { name: 'Beta Ltd', country: 'India' }),
+      contact(C3, T('03-05'), { name: 'Gamma', country: 'Brazil', subType: 'individual' }),
+      contact(C4, T('03-06'), { name: 'Vendor Inc', country: 'Germany', type: 'vendor' }),
+    ], day1);
+    await landEvents(store, 'zoho_books', 'invoices', [
+      invoice('1001', T('09-02'), { customer: C1, status: 'paid', date: '2026-09-01', due: '2026-09-16', currency: 'EUR', rate: 1.1, total: 100, balance: 0 }),
+      invoice('1002', T('10-20'), { customer: C1, status: 'partially_paid', date: '2026-10-01', due: '2026-10-16', currency: 'EUR', rate: 1.1, total: 200, balance: 50 }),
+      invoice('1003', T('11-15'), { customer: C1, status: 'sent', date: '2026-11-15', due: '2026-11-30', total: 30, balance: 30 }),
+      invoice('1004', T('11-16'), { customer: C1, status: 'draft', date: '2026-11-16', due: '2026-12-01', total: 500, balance: 500 }),
+      invoice('1005', T('11-17'), { customer: C1, status: 'void', date: '2026-11-10', due: '2026-11-25', total: 70, balance: 0 }),
+      invoice('1006', T('11-18'), { customer: C1, status: 'sent', date: '2026-11-18', due: '2026-12-03', total: -5, balance: 0 }),
+      invoice('1007', T('06-02'), { customer: C2, status: 'paid', date: '2026-06-01', due: '2026-06-16', currency: 'INR', rate: 0.012, total: 10, balance: 0 }),
+      invoice('1008', T('06-03'), { customer: C2, status: 'paid', date: '2026-06-02', due: '2026-06-17', total: 1000, balance: 0 }),
+    ], day1);
+    await landEvents(store, 'dynamodb', 'accounts', [
+      account('acc_1', T('01-10', '09:00:00'), { contact: C1, region: 'EU', plan: 'growth', signupAt: T('01-10', '09:00:00') }),
+      account('acc_1b', T('03-01'), { contact: C1, region: 'NA', plan: 'starter', signupAt: T('03-01') }),
+      account('acc_3', T('03-07'), { contact: C3, region: 'LATAM', plan: 'starter', signupAt: T('03-07') }),
+    ], day1);
+    // Day 2: a delete, a late (older) version of I2 that must not win, a TTL expiry that must not delete.
+    const day2 = new Date('2026-11-20T12:00:00Z');
+    await landEvents(store, 'zoho_books', 'contacts', [removed('contacts', C3, T('11-20'), 'contact_id')], day2);
+    await landEvents(store, 'zoho_books', 'invoices', [
+      invoice('1002', T('10-02'), { customer: C1, status: 'sent', date: '2026-10-01', due: '2026-10-16', currency: 'EUR', rate: 1.1, total: 200, balance: 200 }),
+      removed('invoices', '1008', T('11-20'), 'invoice_id'),
+    ], day2);
+    await landEvents(store, 'dynamodb', 'accounts', [removed('accounts', 'acc_1', T('11-20'), 'account_id', true)], day2);
+    const report = await runPipeline({ store, engine, now: clock });
+    expect(report.status).toBe('succeeded');
+  });
+
+  afterAll(async () => {
+    await engine.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('computes customer_360 exactly as by hand', async () => {
+    expect(await goldRows()).toEqual([
+      {
+        customer_id: C1,
+        account_id: 'acc_1',
+        name: 'Alpha GmbH',
+        company_name: 'Alpha GmbH',
+        email: 'ops@alpha.example',
+        phone: null,
+        country: 'Germany',
+        region: 'EU',
+        segment: 'business',
+        plan: 'growth',
+        signup_date: '2026-01-10',
+        first_invoice_date: '2026-09-01',
+        lifetime_revenue: '360.00',
+        outstanding_balance: '85.00',
+        overdue_balance: '55.00',
+        as_of: '2026-11-21',
+      },
+      {
+        customer_id: C2,
+        account_id: null,
+        name: 'Beta Ltd',
+        company_name: 'Beta Ltd',
+        email: null,
+        phone: null,
+        country: 'India',
+        region: 'APAC',
+        segment: 'business',
+        plan: null,
+        signup_date: null,
+        first_invoice_date: '2026-06-01',
+        lifetime_revenue: '0.12',
+        outstanding_balance: '0.00',
+        overdue_balance: '0.00',
+        as_of: '2026-11-21',
+      },
+    ]);
+  });
+
+  it('quarantines the contract breaker with its reason, and keeps it out of Silver', async () => {
+    const pointer = await resolveLatest(store, silverDataset('zoho_books', 'invoices'));
+    expect(pointer).toBeDefined();
+    const manifest = await readRunManifest(store, silverDataset('zoho_books', 'invoices'), pointer?.run_id ?? '');
+    const key = String(manifest?.details.quarantine_key);
+    const lines = gunzipSync(await store.get(key)).toString('utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ reason_code: 'NEGATIVE_AMOUNT', reason: 'NEGATIVE_AMOUNT:total', attempt_count: 1 });
+    expect(lines[0].event).toMatchObject({ key: '1006', entity: 'invoices' });
+    // 8 + 2 events in; 1006 quarantined; 1008 deleted -> live: 1001,1002,1003,1004,1005,1007 = 6
+    expect(pointer?.row_count).toBe(6);
+  });
+
+  it('records checks in _LATEST.json and they all passed', async () => {
+    const pointer = await resolveLatest(store, goldDataset('customer_360', 1));
+    expect(pointer?.row_count).toBe(2);
+    const names = pointer?.checks.map((c) => c.name) ?? [];
+    expect(names).toContain('unique_key');
+    expect(names).toContain('not_null_customer_id');
+    expect(names).toContain('allowed_values_region');
+    expect(pointer?.checks.every((c) => c.passed)).toBe(true);
+  });
+
+  it('is incremental: a rerun with no new Bronze merges nothing and gives the same Gold', async () => {
+    const before = await goldRows();
+    const report = await runPipeline({ store, engine, now: clock });
+    expect(report.steps.filter((s) => s.step.startsWith('silver.')).map((s) => s.status)).toEqual([
+      'skipped',
+      'skipped',
+      'skipped',
+    ]);
+    expect(await goldRows()).toEqual(before);
+  });
+
+  it('is idempotent under replay: the same events landed again change nothing', async () => {
+    const before = await goldRows();
+    const day3 = new Date('2026-11-21T01:00:00Z');
+    // Redelivered copies (same keys, timestamps and seqs) of day-1 events.
+    await landEvents(store, 'zoho_books', 'invoices', [
+      { ...invoice('1001', T('09-02'), { customer: C1, status: 'paid', date: '2026-09-01', due: '2026-09-16', currency: 'EUR', rate: 1.1, total: 100, balance: 0 }), seq: '000000000005' },
+    ], day3);
+    await landEvents(store, 'zoho_books', 'contacts', [
+      contact(C3, T('03-05'), { name: 'Gamma', country: 'Brazil', subType: 'individual' }),
+    ], day3);
+    const report = await runPipeline({ store, engine, now: clock });
+    expect(report.steps.find((s) => s.step === 'silver.zoho_books.contacts')?.status).toBe('published');
+    // The replayed Gamma is older than its delete: it must stay deleted.
+    expect(await goldRows()).toEqual(before);
+  });
+});
