@@ -1,0 +1,35 @@
+import { handlers } from '@as-integrations/aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { loadConfig } from '../config/index.js';
+import { createApiRuntime, type ApiRuntime } from '../runtime/app.js';
+import { logger } from '../runtime/logger.js';
+
+// Built once per container: the engine client, the verifier's key set and Apollo are reused when warm.
+let runtime: Promise<ApiRuntime> | undefined;
+const requestHandler = handlers.createAPIGatewayProxyEventV2RequestHandler();
+
+/**
+ * Lambda entry point for the HTTP API (API Gateway HTTP API, payload v2).
+ * The event conversion comes from `@as-integrations/aws-lambda`; everything
+ * else is the same gateway core the local server runs.
+ */
+export async function handler(event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> {
+  logger.addContext(context);
+  runtime ??= createApiRuntime(loadConfig());
+  const { gateway } = await runtime;
+  const request = requestHandler.fromEvent(event);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of request.headers) headers[name] = value;
+  headers['x-correlation-id'] ??= event.requestContext.requestId;
+  const response = await gateway.handle({
+    method: request.method,
+    path: event.rawPath,
+    search: request.search,
+    headers,
+    body: request.body,
+  });
+  let body = '';
+  if (typeof response.body === 'string') body = response.body;
+  else for await (const chunk of response.body) body += chunk;
+  return { statusCode: response.status, headers: Object.fromEntries(response.headers), body };
+}

@@ -1,0 +1,38 @@
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { loadConfig } from '../config/index.js';
+import { LockHeldError } from '../lake/errors.js';
+import { withCorrelation } from '../runtime/logger.js';
+import { createObjectStore, createQueryEngine } from '../runtime/stores.js';
+import { runPipeline } from '../transform/pipeline.js';
+
+/**
+ * Lambda entry point of the scheduled pipeline: Bronze -> Silver -> Gold.
+ * A run still holding the lock makes this invocation a no-op, not a failure.
+ */
+export async function handler(
+  event: ScheduledEvent,
+  context: Context,
+): Promise<{ status: string; runId?: string }> {
+  const config = loadConfig();
+  const log = withCorrelation(context.awsRequestId, { trigger: event.id ?? 'manual' });
+  const store = createObjectStore(config);
+  const engine = await createQueryEngine(config, store);
+  try {
+    const report = await runPipeline({
+      store,
+      engine,
+      lockTtlMs: config.pipeline.lockTtlMs,
+      onProgress: (e) => log.info('pipeline progress', { step: e.step, detail: e.detail, index: e.index, total: e.total }),
+    });
+    log.info('pipeline finished', { run_id: report.runId, status: report.status, steps: report.steps.length });
+    return { status: report.status, runId: report.runId };
+  } catch (error) {
+    if (error instanceof LockHeldError) {
+      log.warn('pipeline skipped: another run holds the lock', { holder: error.holder, expires_at: error.expiresAt });
+      return { status: 'skipped' };
+    }
+    throw error;
+  } finally {
+    await engine.close();
+  }
+}
