@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { createHttpServer } from '../src/api/http.js';
 import { ensureDevKeys } from '../src/auth/dev-keys.js';
 import { signDevToken } from '../src/auth/token.js';
+import { DEMO_TABLES } from '../src/cli/demo.js';
 import { loadConfig } from '../src/config/index.js';
 import { generateDemoCompany } from '../src/ingest/demo/generator.js';
 import { landDemoCompany } from '../src/ingest/demo/land.js';
-import { DEMO_TABLES } from '../src/cli/demo.js';
 import { createApiRuntime } from '../src/runtime/app.js';
 import { logger } from '../src/runtime/logger.js';
 import { createObjectStore, createQueryEngine } from '../src/runtime/stores.js';
@@ -54,7 +54,8 @@ export default async function bench(args: readonly string[]): Promise<void> {
     const key = await ensureDevKeys(config.stateDir);
     const token = await signDevToken(key, { subject: 'bench', roles: ['admin'] }, config.auth);
     const body = JSON.stringify({
-      query: 'query($r: String) { customers(first: 50, filter: { region: { eq: $r } }) { nodes { customerId name region lifetimeRevenue } } }',
+      query:
+        'query($r: String) { customers(first: 50, filter: { region: { eq: $r } }) { nodes { customerId name region lifetimeRevenue } } }',
     });
     const regions = ['EU', 'NA', 'APAC', 'LATAM', 'MEA'];
     const latencies: number[] = [];
@@ -66,7 +67,8 @@ export default async function bench(args: readonly string[]): Promise<void> {
         body: body.replace('"query"', `"variables":{"r":"${regions[i % regions.length]}"},"query"`),
       });
       const json = (await res.json()) as { data?: { customers?: { nodes?: unknown[] } } };
-      if (res.status !== 200 || !json.data?.customers?.nodes?.length) throw new Error(`bad answer ${res.status}`);
+      if (res.status !== 200 || !json.data?.customers?.nodes?.length)
+        throw new Error(`bad answer ${res.status}`);
       latencies.push(performance.now() - started);
     }
     server.close();

@@ -24,11 +24,16 @@ export async function report(name: string, figures: Record<string, Figure>): Pro
     figures,
   };
   const width = Math.max(...Object.keys(figures).map((k) => k.length), 6);
-  const lines = [`${'figure'.padEnd(width)}  ${'value'.padStart(14)}  unit`, `${'-'.repeat(width)}  ${'-'.repeat(14)}  ----`];
+  const lines = [
+    `${'figure'.padEnd(width)}  ${'value'.padStart(14)}  unit`,
+    `${'-'.repeat(width)}  ${'-'.repeat(14)}  ----`,
+  ];
   for (const [key, f] of Object.entries(figures)) {
     lines.push(`${key.padEnd(width)}  ${formatValue(f.value).padStart(14)}  ${f.unit}`);
   }
-  process.stdout.write(`\n${name} (${result.machine.cpus} cpus, node ${result.machine.node})\n${lines.join('\n')}\n`);
+  process.stdout.write(
+    `\n${name} (${result.machine.cpus} cpus, node ${result.machine.node})\n${lines.join('\n')}\n`,
+  );
   const dir = new URL('../results/', import.meta.url);
   await mkdir(dir, { recursive: true });
   await writeFile(new URL(`${name}.json`, dir), `${JSON.stringify(result, null, 2)}\n`);

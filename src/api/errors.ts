@@ -28,6 +28,9 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = {
 /** The one 401 answer: the same text whatever was wrong with the token. */
 export function unauthenticated(): GraphQLError {
   return new GraphQLError('Unauthorized', {
-    extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new Map([['www-authenticate', 'Bearer']]) } },
+    extensions: {
+      code: 'UNAUTHENTICATED',
+      http: { status: 401, headers: new Map([['www-authenticate', 'Bearer']]) },
+    },
   });
 }

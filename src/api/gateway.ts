@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { ApolloServer, type GraphQLRequestContext, HeaderMap } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { GraphQLFormattedError } from 'graphql';
 import type { ObjectStore } from '../adapters/object-store/port.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
@@ -49,7 +49,11 @@ export interface GatewayResponse {
 export interface Gateway {
   readonly apollo: ApolloServer<GatewayContext>;
   /** Build the per-request context: verify the token, open the request scope. */
-  context(authorization: string | undefined, correlationId: string, signal?: AbortSignal): Promise<GatewayContext>;
+  context(
+    authorization: string | undefined,
+    correlationId: string,
+    signal?: AbortSignal,
+  ): Promise<GatewayContext>;
   handle(request: GatewayRequest): Promise<GatewayResponse>;
   stop(): Promise<void>;
 }
@@ -104,19 +108,23 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     async handle(request) {
       const correlationId = request.headers['x-correlation-id']?.slice(0, 64) || randomUUID();
       if (request.path === '/health' && request.method === 'GET') return json(200, { status: 'ok' });
-      if (request.path !== '/graphql') return json(404, { error: { code: 'NOT_FOUND', message: 'not found' } });
+      if (request.path !== '/graphql')
+        return json(404, { error: { code: 'NOT_FOUND', message: 'not found' } });
       const headers = new HeaderMap();
-      for (const [name, value] of Object.entries(request.headers)) if (value !== undefined) headers.set(name, value);
+      for (const [name, value] of Object.entries(request.headers))
+        if (value !== undefined) headers.set(name, value);
       const response = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: request.method.toUpperCase(), headers, search: request.search, body: request.body },
+        httpGraphQLRequest: {
+          method: request.method.toUpperCase(),
+          headers,
+          search: request.search,
+          body: request.body,
+        },
         context: () => context(request.headers.authorization, correlationId, request.signal),
       });
       const outHeaders = new Map<string, string>([...response.headers]);
       outHeaders.set('x-correlation-id', correlationId);
-      const body =
-        response.body.kind === 'complete'
-          ? response.body.string
-          : response.body.asyncIterator;
+      const body = response.body.kind === 'complete' ? response.body.string : response.body.asyncIterator;
       return { status: response.status ?? 200, headers: outHeaders, body };
     },
     stop: () => apollo.stop(),
@@ -128,12 +136,24 @@ function formatError(formatted: GraphQLFormattedError, error: unknown, log: Logg
   const original = unwrapResolverError(error);
   if (isGoldgateError(original)) {
     const code = PUBLIC_CODES[original.code];
-    if (code) return { message: original.message, extensions: { code }, ...(formatted.path ? { path: formatted.path } : {}) };
+    if (code)
+      return {
+        message: original.message,
+        extensions: { code },
+        ...(formatted.path ? { path: formatted.path } : {}),
+      };
   }
   const code = typeof formatted.extensions?.code === 'string' ? formatted.extensions.code : undefined;
   if (code && PUBLIC_CODES[code] && !isGoldgateError(original)) return formatted;
-  log.error('internal error', { error: describeError(original), cause: describeError((original as Error)?.cause) });
-  return { message: 'Internal error', extensions: { code: 'INTERNAL' }, ...(formatted.path ? { path: formatted.path } : {}) };
+  log.error('internal error', {
+    error: describeError(original),
+    cause: describeError((original as Error)?.cause),
+  });
+  return {
+    message: 'Internal error',
+    extensions: { code: 'INTERNAL' },
+    ...(formatted.path ? { path: formatted.path } : {}),
+  };
 }
 
 /** Engine saturation and timeouts answer 503/504 rather than 200 with errors. */
@@ -142,7 +162,9 @@ function statusPlugin() {
     async requestDidStart() {
       return {
         async willSendResponse(ctx: GraphQLRequestContext<GatewayContext>) {
-          const codes = (ctx.errors ?? []).map((e) => unwrapResolverError(e)).map((e) => (isGoldgateError(e) ? e.code : ''));
+          const codes = (ctx.errors ?? [])
+            .map((e) => unwrapResolverError(e))
+            .map((e) => (isGoldgateError(e) ? e.code : ''));
           const status = codes.map((c) => HTTP_STATUS[c]).find((s) => s !== undefined);
           if (status && ctx.response.http) ctx.response.http.status = status;
         },

@@ -24,7 +24,9 @@ async function serve(gateway: Gateway, req: IncomingMessage, res: ServerResponse
   const raw = await readBody(req);
   if (raw === undefined) {
     res.writeHead(413, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ errors: [{ message: 'request too large', extensions: { code: 'BAD_REQUEST' } }] }));
+    res.end(
+      JSON.stringify({ errors: [{ message: 'request too large', extensions: { code: 'BAD_REQUEST' } }] }),
+    );
     return;
   }
   let body: unknown = raw;
@@ -33,7 +35,9 @@ async function serve(gateway: Gateway, req: IncomingMessage, res: ServerResponse
       body = JSON.parse(raw);
     } catch {
       res.writeHead(400, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ errors: [{ message: 'body is not JSON', extensions: { code: 'BAD_REQUEST' } }] }));
+      res.end(
+        JSON.stringify({ errors: [{ message: 'body is not JSON', extensions: { code: 'BAD_REQUEST' } }] }),
+      );
       return;
     }
   }

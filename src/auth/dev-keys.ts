@@ -1,6 +1,13 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK, type CryptoKey } from 'jose';
+import {
+  type CryptoKey,
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type JWK,
+} from 'jose';
 import { z } from 'zod';
 import { KeyStoreError } from './errors.js';
 
@@ -17,7 +24,10 @@ export interface DevSigningKey {
 
 /** Paths of the dev key files under the state folder (kept out of git). */
 export function devKeyPaths(stateDir: string): { privateJwk: string; jwks: string } {
-  return { privateJwk: path.join(stateDir, 'keys', 'private.jwk.json'), jwks: path.join(stateDir, 'keys', 'jwks.json') };
+  return {
+    privateJwk: path.join(stateDir, 'keys', 'private.jwk.json'),
+    jwks: path.join(stateDir, 'keys', 'jwks.json'),
+  };
 }
 
 /**
@@ -33,13 +43,20 @@ export async function ensureDevKeys(stateDir: string): Promise<DevSigningKey> {
   const kid = await calculateJwkThumbprint(publicJwk);
   const privateJwk: JWK = { ...(await exportJWK(privateKey)), kid, alg: ALG, use: 'sig' };
   await mkdir(path.dirname(paths.privateJwk), { recursive: true, mode: 0o700 });
-  await writeFile(paths.privateJwk, JSON.stringify(privateJwk), { mode: 0o600, flag: 'wx' }).catch(async (error) => {
-    // Another process created it first: use theirs, so both sign with the same key.
-    if ((error as { code?: string }).code !== 'EEXIST') throw error;
-  });
+  await writeFile(paths.privateJwk, JSON.stringify(privateJwk), { mode: 0o600, flag: 'wx' }).catch(
+    async (error) => {
+      // Another process created it first: use theirs, so both sign with the same key.
+      if ((error as { code?: string }).code !== 'EEXIST') throw error;
+    },
+  );
   const stored = await readFile(paths.privateJwk, 'utf8');
   const signing = await loadPrivate(stored);
-  const storedPublic = { ...publicFromPrivate(JSON.parse(stored) as JWK), kid: signing.kid, alg: ALG, use: 'sig' };
+  const storedPublic = {
+    ...publicFromPrivate(JSON.parse(stored) as JWK),
+    kid: signing.kid,
+    alg: ALG,
+    use: 'sig',
+  };
   await writeFile(paths.jwks, JSON.stringify({ keys: [storedPublic] }, null, 2));
   await chmod(paths.privateJwk, 0o600);
   return signing;
@@ -49,7 +66,8 @@ async function loadPrivate(text: string): Promise<DevSigningKey> {
   const parsed = privateJwkSchema.safeParse(JSON.parse(text));
   if (!parsed.success) throw new KeyStoreError('the dev private key file is not a private JWK');
   const key = await importJWK(parsed.data as JWK, parsed.data.alg);
-  if (!(typeof key === 'object' && 'type' in key)) throw new KeyStoreError('the dev private key is not an asymmetric key');
+  if (!(typeof key === 'object' && 'type' in key))
+    throw new KeyStoreError('the dev private key is not an asymmetric key');
   return { kid: parsed.data.kid, alg: parsed.data.alg, key };
 }
 

@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
-  errors as joseErrors,
   type JSONWebKeySet,
   type JWTPayload,
+  errors as joseErrors,
   jwtVerify,
 } from 'jose';
 import { z } from 'zod';
@@ -41,8 +41,11 @@ export async function createVerifier(settings: VerifierSettings): Promise<Verifi
   const ns = settings.claimsNamespace;
 
   return async (authorization) => {
-    const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(authorization?.trim() ?? '');
-    if (!match?.[1]) throw new UnauthenticatedError(authorization ? 'malformed authorization header' : 'no token');
+    const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(
+      authorization?.trim() ?? '',
+    );
+    if (!match?.[1])
+      throw new UnauthenticatedError(authorization ? 'malformed authorization header' : 'no token');
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(match[1], keySet, {

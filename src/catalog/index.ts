@@ -1,8 +1,8 @@
 import { MARTS } from './marts.js';
 import type { ColumnDef, MartDef } from './types.js';
 
-export type { ApiType, ColumnDef, MartDef, PiiTag, RelationDef, SqlType } from './types.js';
 export { MARTS } from './marts.js';
+export type { ApiType, ColumnDef, MartDef, PiiTag, RelationDef, SqlType } from './types.js';
 
 const byName = new Map(MARTS.map((mart) => [mart.name, mart]));
 

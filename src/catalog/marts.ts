@@ -30,7 +30,13 @@ export const customer360: MartDef = {
       nullable: true,
       description: 'Product account (workspace) linked to the customer; null for a lead with no account.',
     },
-    { name: 'name', sqlType: 'VARCHAR', apiType: 'String', nullable: false, description: 'Contact name in Zoho Books.' },
+    {
+      name: 'name',
+      sqlType: 'VARCHAR',
+      apiType: 'String',
+      nullable: false,
+      description: 'Contact name in Zoho Books.',
+    },
     {
       name: 'company_name',
       sqlType: 'VARCHAR',
@@ -67,7 +73,8 @@ export const customer360: MartDef = {
       apiType: 'String',
       nullable: false,
       values: ['NA', 'EU', 'APAC', 'LATAM', 'MEA', 'UNKNOWN'],
-      description: "Sales region: the account's region, else derived from the billing country; the row-scope dimension.",
+      description:
+        "Sales region: the account's region, else derived from the billing country; the row-scope dimension.",
     },
     {
       name: 'segment',
@@ -103,7 +110,8 @@ export const customer360: MartDef = {
       sqlType: 'DECIMAL(18,2)',
       apiType: 'Decimal',
       nullable: false,
-      description: "Sum of invoice totals (not draft, not void) in base currency, each at its invoice's exchange_rate.",
+      description:
+        "Sum of invoice totals (not draft, not void) in base currency, each at its invoice's exchange_rate.",
     },
     {
       name: 'outstanding_balance',
@@ -119,7 +127,13 @@ export const customer360: MartDef = {
       nullable: false,
       description: 'Part of the outstanding balance whose due date is before as_of.',
     },
-    { name: 'as_of', sqlType: 'DATE', apiType: 'Date', nullable: false, description: 'The date the figures hold for.' },
+    {
+      name: 'as_of',
+      sqlType: 'DATE',
+      apiType: 'Date',
+      nullable: false,
+      description: 'The date the figures hold for.',
+    },
   ],
 };
 

@@ -1,5 +1,13 @@
 /** SQL types the marts use (DuckDB and Athena spell them the same). */
-export type SqlType = 'VARCHAR' | 'BIGINT' | 'INTEGER' | 'DOUBLE' | 'BOOLEAN' | 'DATE' | 'TIMESTAMP' | 'DECIMAL(18,2)';
+export type SqlType =
+  | 'VARCHAR'
+  | 'BIGINT'
+  | 'INTEGER'
+  | 'DOUBLE'
+  | 'BOOLEAN'
+  | 'DATE'
+  | 'TIMESTAMP'
+  | 'DECIMAL(18,2)';
 
 /** How a column appears in the API. Decimals travel as strings (exact); dates as ISO text. */
 export type ApiType = 'ID' | 'String' | 'Int' | 'Float' | 'Boolean' | 'Decimal' | 'Date' | 'DateTime';

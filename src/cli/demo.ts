@@ -19,7 +19,10 @@ export async function buildDemoLake(input: {
   const now = input.now ?? new Date();
   input.onProgress?.(`generating a demo company (seed ${input.seed}, ${input.customers} customers)`);
   const company = generateDemoCompany({ seed: input.seed, customers: input.customers, now });
-  const landed = await landDemoCompany(input.store, company, { tables: DEMO_TABLES, onProgress: input.onProgress });
+  const landed = await landDemoCompany(input.store, company, {
+    tables: DEMO_TABLES,
+    onProgress: input.onProgress,
+  });
   input.onProgress?.(`landed ${landed.events} events in ${landed.bronzeRuns} Bronze runs`);
   const report = await runPipeline({
     store: input.store,

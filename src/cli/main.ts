@@ -36,7 +36,8 @@ class UsageError extends Error {}
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   const config = loadConfig();
-  if (command !== 'serve' && command !== 'start' && !process.env.GOLDGATE_LOG_LEVEL) logger.setLogLevel('WARN');
+  if (command !== 'serve' && command !== 'start' && !process.env.GOLDGATE_LOG_LEVEL)
+    logger.setLogLevel('WARN');
   switch (command) {
     case 'start':
       return start(config);
@@ -62,7 +63,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-async function withLake<T>(config: Config, fn: (lake: Awaited<ReturnType<typeof openLake>>) => Promise<T>): Promise<T> {
+async function withLake<T>(
+  config: Config,
+  fn: (lake: Awaited<ReturnType<typeof openLake>>) => Promise<T>,
+): Promise<T> {
   const lake = await openLake(config);
   try {
     return await fn(lake);
@@ -113,7 +117,8 @@ async function start(config: Config): Promise<number> {
   const probe = createObjectStore(config);
   const mart = findMart('customer_360');
   const published = mart ? await resolveLatest(probe, goldDataset(mart.name, mart.schemaVersion)) : undefined;
-  if (published) progress(`using the existing demo lake at ${config.lakeDir} (goldgate demo --reset rebuilds it)`);
+  if (published)
+    progress(`using the existing demo lake at ${config.lakeDir} (goldgate demo --reset rebuilds it)`);
   else await buildDemo(config, config.demo.customers, config.demo.seed);
   return serve(config, true);
 }
@@ -132,7 +137,10 @@ async function serve(config: Config, showCurl = false): Promise<number> {
   if (showCurl && config.home === 'embedded') {
     const key = await ensureDevKeys(config.stateDir);
     const jwt = await signDevToken(key, { subject: 'local-admin', roles: ['admin'] }, config.auth);
-    const query = JSON.stringify({ query: '{ customers(first: 5) { nodes { customerId name region lifetimeRevenue } pageInfo { hasNextPage endCursor } } }' });
+    const query = JSON.stringify({
+      query:
+        '{ customers(first: 5) { nodes { customerId name region lifetimeRevenue } pageInfo { hasNextPage endCursor } } }',
+    });
     process.stdout.write(
       `\nTry it (token valid 8 h; a new one: npx goldgate token --role admin):\n\n` +
         `curl -s ${url} -H 'content-type: application/json' \\\n  -H 'authorization: Bearer ${jwt}' \\\n  -d '${query}'\n\n`,
@@ -165,8 +173,13 @@ async function token(config: Config, args: readonly string[]): Promise<number> {
   const roles = values.role ?? [];
   if (roles.length === 0) throw new UsageError('token needs at least one --role');
   const ttl = values.ttl === undefined ? 8 * 3600 : Number(values.ttl);
-  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 7 * 86_400) throw new UsageError('--ttl takes 1 to 604800 seconds');
-  const list = (v: string | undefined): string[] | undefined => v?.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 7 * 86_400)
+    throw new UsageError('--ttl takes 1 to 604800 seconds');
+  const list = (v: string | undefined): string[] | undefined =>
+    v
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const scopes: Record<string, string[]> = {};
   const regions = list(values.regions);
   const customerIds = list(values['customer-ids']);
@@ -198,7 +211,8 @@ async function pipeline(config: Config): Promise<number> {
 async function publish(config: Config, args: readonly string[]): Promise<number> {
   const [action, martName, runId] = args;
   const mart = martName ? findMart(martName) : undefined;
-  if (!mart) throw new UsageError(`expected: goldgate publish list|rollback <mart> [run_id]; marts: customer_360`);
+  if (!mart)
+    throw new UsageError(`expected: goldgate publish list|rollback <mart> [run_id]; marts: customer_360`);
   const store = createObjectStore(config);
   const dataset = goldDataset(mart.name, mart.schemaVersion);
   if (action === 'list') {
@@ -210,7 +224,9 @@ async function publish(config: Config, args: readonly string[]): Promise<number>
   }
   if (action === 'rollback' && runId) {
     const pointer = await rollbackTo(store, dataset, runId);
-    progress(`${mart.name} now serves run ${pointer.run_id}${pointer.rolled_back_from ? ` (was ${pointer.rolled_back_from})` : ''}`);
+    progress(
+      `${mart.name} now serves run ${pointer.run_id}${pointer.rolled_back_from ? ` (was ${pointer.rolled_back_from})` : ''}`,
+    );
     return 0;
   }
   throw new UsageError('expected: goldgate publish rollback <mart> <run_id>');
@@ -221,7 +237,10 @@ export async function run(argv: readonly string[]): Promise<void> {
   try {
     process.exitCode = await main(argv);
   } catch (error) {
-    if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (
+      error instanceof UsageError ||
+      (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+    ) {
       process.stderr.write(`goldgate: ${(error as Error).message}\n\n${USAGE}\n`);
       process.exitCode = 2;
     } else if (isGoldgateError(error)) {

@@ -1,7 +1,7 @@
 import { handlers } from '@as-integrations/aws-lambda';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { loadConfig } from '../config/index.js';
-import { createApiRuntime, type ApiRuntime } from '../runtime/app.js';
+import { type ApiRuntime, createApiRuntime } from '../runtime/app.js';
 import { logger } from '../runtime/logger.js';
 
 // Built once per container: the engine client, the verifier's key set and Apollo are reused when warm.
@@ -13,7 +13,10 @@ const requestHandler = handlers.createAPIGatewayProxyEventV2RequestHandler();
  * The event conversion comes from `@as-integrations/aws-lambda`; everything
  * else is the same gateway core the local server runs.
  */
-export async function handler(event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> {
+export async function handler(
+  event: APIGatewayProxyEventV2,
+  context: Context,
+): Promise<APIGatewayProxyStructuredResultV2> {
   logger.addContext(context);
   runtime ??= createApiRuntime(loadConfig());
   const { gateway } = await runtime;

@@ -22,13 +22,21 @@ export async function handler(
       store,
       engine,
       lockTtlMs: config.pipeline.lockTtlMs,
-      onProgress: (e) => log.info('pipeline progress', { step: e.step, detail: e.detail, index: e.index, total: e.total }),
+      onProgress: (e) =>
+        log.info('pipeline progress', { step: e.step, detail: e.detail, index: e.index, total: e.total }),
     });
-    log.info('pipeline finished', { run_id: report.runId, status: report.status, steps: report.steps.length });
+    log.info('pipeline finished', {
+      run_id: report.runId,
+      status: report.status,
+      steps: report.steps.length,
+    });
     return { status: report.status, runId: report.runId };
   } catch (error) {
     if (error instanceof LockHeldError) {
-      log.warn('pipeline skipped: another run holds the lock', { holder: error.holder, expires_at: error.expiresAt });
+      log.warn('pipeline skipped: another run holds the lock', {
+        holder: error.holder,
+        expires_at: error.expiresAt,
+      });
       return { status: 'skipped' };
     }
     throw error;

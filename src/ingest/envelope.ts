@@ -5,7 +5,9 @@ export const SOURCES = ['zoho_books', 'dynamodb', 'dms'] as const;
 export type SourceName = (typeof SOURCES)[number];
 
 /** A UTC ISO-8601 instant with milliseconds, e.g. `2026-11-21T06:15:00.000Z`: sorts as text. */
-const utcInstant = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'expected a UTC instant');
+const utcInstant = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'expected a UTC instant');
 
 /** One CDC event: the Bronze envelope, identical for every source (`lake.md`). */
 export const bronzeEventSchema = z.object({

@@ -17,7 +17,8 @@ export async function readJson<S extends z.ZodType>(
     throw new LakeCorruptError('a lake control object is not JSON', { cause: error });
   }
   const result = schema.safeParse(parsed);
-  if (!result.success) throw new LakeCorruptError('a lake control object breaks its contract', { cause: result.error });
+  if (!result.success)
+    throw new LakeCorruptError('a lake control object breaks its contract', { cause: result.error });
   return result.data;
 }
 

@@ -74,7 +74,8 @@ export interface VersionedDataset {
 
 /** The Gold dataset of a mart at a schema version. */
 export function goldDataset(mart: string, schemaVersion: number): VersionedDataset {
-  if (!Number.isInteger(schemaVersion) || schemaVersion < 1) throw new InvalidNameError('invalid schema version');
+  if (!Number.isInteger(schemaVersion) || schemaVersion < 1)
+    throw new InvalidNameError('invalid schema version');
   return {
     prefix: `gold/${name(mart, 'mart')}/schema_v=${schemaVersion}/`,
     label: `gold ${mart} v${schemaVersion}`,

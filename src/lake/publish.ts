@@ -90,7 +90,10 @@ export async function publishRun(
 }
 
 /** The version readers must use now, or `undefined` if nothing was ever published. */
-export async function resolveLatest(store: ObjectStore, dataset: VersionedDataset): Promise<LatestPointer | undefined> {
+export async function resolveLatest(
+  store: ObjectStore,
+  dataset: VersionedDataset,
+): Promise<LatestPointer | undefined> {
   return readJson(store, latestKey(dataset), latestPointerSchema);
 }
 

@@ -5,7 +5,18 @@ import { BadUserInputError } from './errors.js';
 import { bindableValue } from './values.js';
 
 /** Comparison operators of a column filter (one input type per column type). */
-export const FILTER_OPS = ['eq', 'ne', 'in', 'lt', 'lte', 'gt', 'gte', 'isNull', 'contains', 'startsWith'] as const;
+export const FILTER_OPS = [
+  'eq',
+  'ne',
+  'in',
+  'lt',
+  'lte',
+  'gt',
+  'gte',
+  'isNull',
+  'contains',
+  'startsWith',
+] as const;
 export type FilterOp = (typeof FILTER_OPS)[number];
 export type ColumnFilter = Partial<Record<FilterOp, unknown>>;
 
@@ -98,7 +109,8 @@ export function whereClause(access: MartAccess, filter: MartFilter): SqlFragment
     const def = column(access, name);
     for (const [op, value] of Object.entries(ops)) {
       if (value === undefined || value === null) continue;
-      if (!(FILTER_OPS as readonly string[]).includes(op)) throw new BadUserInputError(`unknown operator ${op}`);
+      if (!(FILTER_OPS as readonly string[]).includes(op))
+        throw new BadUserInputError(`unknown operator ${op}`);
       parts.push(predicate(def, op as FilterOp, value));
     }
   }

@@ -6,7 +6,7 @@ import type { Principal } from '../auth/principal.js';
 import { findMart } from '../catalog/index.js';
 import { goldDataset } from '../lake/layout.js';
 import { type LatestPointer, resolveLatest } from '../lake/publish.js';
-import { type MartFilter, countQuery, encodeCursor, pageQuery } from './builder.js';
+import { countQuery, encodeCursor, type MartFilter, pageQuery } from './builder.js';
 import { BadUserInputError, MartNotFoundError, MartUnavailableError } from './errors.js';
 
 /** Per-request state: each mart's version is resolved once, so one answer reads one version. */

@@ -1,7 +1,7 @@
 import type { GraphQLResolveInfo } from 'graphql';
+import type { Row } from '../adapters/query-engine/port.js';
 import { camelCase } from '../catalog/index.js';
 import type { MartDef } from '../catalog/types.js';
-import type { Row } from '../adapters/query-engine/port.js';
 import { type ColumnFilter, encodeCursor, type MartFilter } from '../query/builder.js';
 import type { MartReader, RequestScope } from '../query/service.js';
 import { DateScalar, DateTimeScalar, DecimalScalar } from '../schema/scalars.js';
@@ -13,7 +13,12 @@ export interface GatewayContext {
   readonly reader: MartReader;
 }
 
-type Resolver = (parent: unknown, args: Record<string, unknown>, ctx: GatewayContext, info: GraphQLResolveInfo) => unknown;
+type Resolver = (
+  parent: unknown,
+  args: Record<string, unknown>,
+  ctx: GatewayContext,
+  info: GraphQLResolveInfo,
+) => unknown;
 
 /** camelCase API names back to catalog columns; unknown names are left for the builder to reject. */
 function toColumnFilter(mart: MartDef, filter: unknown): MartFilter {
@@ -54,7 +59,10 @@ export function buildResolvers(marts: readonly MartDef[]): {
   const query: Record<string, Resolver> = {};
   for (const mart of marts) {
     query[mart.api.listField] = async (_parent, args, ctx, info) => {
-      const fields = new Set([...selectedFields(info, ['nodes']), ...selectedFields(info, ['edges', 'node'])]);
+      const fields = new Set([
+        ...selectedFields(info, ['nodes']),
+        ...selectedFields(info, ['edges', 'node']),
+      ]);
       const page = await ctx.reader.page(ctx.scope, mart.name, {
         filter: toColumnFilter(mart, args.filter),
         first: typeof args.first === 'number' ? args.first : 50,

@@ -2,8 +2,8 @@ import { LocalObjectStore } from '../adapters/object-store/local.js';
 import type { ObjectStore } from '../adapters/object-store/port.js';
 import { DuckDbQueryEngine } from '../adapters/query-engine/duckdb.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
-import { type Config, loadConfig } from '../config/index.js';
 import { ConfigError } from '../config/errors.js';
+import { type Config, loadConfig } from '../config/index.js';
 
 /**
  * Build the adapters for the configured home. The choice is configuration,
@@ -11,7 +11,9 @@ import { ConfigError } from '../config/errors.js';
  */
 export function createObjectStore(config: Config): ObjectStore {
   if (config.home === 'embedded') return new LocalObjectStore(config.lakeDir);
-  throw new ConfigError(['GOLDGATE_HOME: the aws home needs the S3 adapter, which this build does not include yet']);
+  throw new ConfigError([
+    'GOLDGATE_HOME: the aws home needs the S3 adapter, which this build does not include yet',
+  ]);
 }
 
 /** The query engine of the configured home, reading the lake of `store`. */
@@ -24,7 +26,9 @@ export async function createQueryEngine(config: Config, store: ObjectStore): Pro
       memoryLimit: config.engine.memoryLimit,
     });
   }
-  throw new ConfigError(['GOLDGATE_HOME: the aws home needs the Athena adapter, which this build does not include yet']);
+  throw new ConfigError([
+    'GOLDGATE_HOME: the aws home needs the Athena adapter, which this build does not include yet',
+  ]);
 }
 
 let containerStore: ObjectStore | undefined;

@@ -3,7 +3,9 @@ import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 function textScalar(name: string, description: string, pattern: RegExp, normalise: (s: string) => string) {
   const check = (value: unknown): string => {
     if (typeof value !== 'string' || !pattern.test(value)) {
-      throw new GraphQLError(`${name} expects text like ${description}`, { extensions: { code: 'BAD_USER_INPUT' } });
+      throw new GraphQLError(`${name} expects text like ${description}`, {
+        extensions: { code: 'BAD_USER_INPUT' },
+      });
     }
     return value;
   };
@@ -25,7 +27,9 @@ export const DecimalScalar = textScalar(
 );
 
 /** A calendar date `YYYY-MM-DD`. */
-export const DateScalar = textScalar('Date', 'a date "YYYY-MM-DD"', /^\d{4}-\d{2}-\d{2}$/, (s) => s.slice(0, 10));
+export const DateScalar = textScalar('Date', 'a date "YYYY-MM-DD"', /^\d{4}-\d{2}-\d{2}$/, (s) =>
+  s.slice(0, 10),
+);
 
 /** A UTC instant in ISO-8601 (engines give `YYYY-MM-DD HH:MM:SS`, shown as `...T...Z`). */
 export const DateTimeScalar = textScalar(

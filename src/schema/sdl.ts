@@ -22,9 +22,7 @@ function filterInput(api: ApiType): string {
     `  "Equal to."\n  eq: ${t}`,
     `  "Not equal to (nulls included)."\n  ne: ${t}`,
     `  "One of these values (at most 500)."\n  in: [${t}!]`,
-    ...(ordered
-      ? [`  lt: ${t}`, `  lte: ${t}`, `  gt: ${t}`, `  gte: ${t}`]
-      : []),
+    ...(ordered ? [`  lt: ${t}`, `  lte: ${t}`, `  gt: ${t}`, `  gte: ${t}`] : []),
     `  "true: only nulls; false: no nulls."\n  isNull: Boolean`,
     ...(text ? ['  "Contains this text (case-sensitive)."\n  contains: String', '  startsWith: String'] : []),
   ];
@@ -60,7 +58,9 @@ export function buildTypeDefs(marts: readonly MartDef[]): string {
       const values = c.values ? ` One of: ${c.values.join(', ')}.` : '';
       return `  ${block(`${c.description}${values}${pii}`)}\n  ${camelCase(c.name)}: ${SCALAR[c.apiType]}${c.nullable ? '' : '!'}`;
     });
-    parts.push(`${block(`${mart.description} (mart ${mart.name}, schema v${mart.schemaVersion})`)}\ntype ${t} {\n${fields.join('\n')}\n}`);
+    parts.push(
+      `${block(`${mart.description} (mart ${mart.name}, schema v${mart.schemaVersion})`)}\ntype ${t} {\n${fields.join('\n')}\n}`,
+    );
     parts.push(
       `"Filters on ${t}; all given must hold."\ninput ${t}Filter {\n${mart.columns
         .map((c) => `  ${camelCase(c.name)}: ${SCALAR[c.apiType]}Filter`)
@@ -75,7 +75,9 @@ export function buildTypeDefs(marts: readonly MartDef[]): string {
     );
     if (mart.api.itemField && mart.key.length === 1) {
       const keyCol = mart.columns.find((c) => c.name === mart.key[0]);
-      roots.push(`  "One ${t} by ${mart.key[0]}, or null."\n  ${mart.api.itemField}(id: ${SCALAR[keyCol?.apiType ?? 'ID']}!): ${t}`);
+      roots.push(
+        `  "One ${t} by ${mart.key[0]}, or null."\n  ${mart.api.itemField}(id: ${SCALAR[keyCol?.apiType ?? 'ID']}!): ${t}`,
+      );
     }
   }
   for (const api of used) parts.push(filterInput(api));

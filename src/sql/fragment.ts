@@ -52,7 +52,10 @@ export function join(parts: readonly SqlFragment[], separator: string): SqlFragm
  * Tagged template: interpolated fragments are inlined with their parameters;
  * interpolated plain values become bound `?` parameters.
  */
-export function sql(strings: TemplateStringsArray, ...values: ReadonlyArray<SqlFragment | SqlValue>): SqlFragment {
+export function sql(
+  strings: TemplateStringsArray,
+  ...values: ReadonlyArray<SqlFragment | SqlValue>
+): SqlFragment {
   let text = strings[0] ?? '';
   const params: SqlValue[] = [];
   values.forEach((value, i) => {

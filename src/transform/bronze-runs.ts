@@ -27,7 +27,12 @@ export async function listCommittedBronzeRuns(
   return [...runs.entries()]
     .filter(([, run]) => run.committed)
     .map(([key, run]) => ({
-      ref: { source: run.ref.source, entity: run.ref.entity, ingestDate: run.ref.ingestDate, runId: run.ref.runId },
+      ref: {
+        source: run.ref.source,
+        entity: run.ref.entity,
+        ingestDate: run.ref.ingestDate,
+        runId: run.ref.runId,
+      },
       key,
       parts: run.parts.sort(),
     }))

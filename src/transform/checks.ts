@@ -23,7 +23,10 @@ export async function runMartChecks(
   ];
   for (const column of mart.columns) {
     if (!column.nullable || mart.key.includes(column.name)) {
-      measures.push({ name: `null_${column.name}`, expr: raw(`count(*) FILTER (WHERE ${ident(column.name)} IS NULL)`) });
+      measures.push({
+        name: `null_${column.name}`,
+        expr: raw(`count(*) FILTER (WHERE ${ident(column.name)} IS NULL)`),
+      });
     }
     if (column.values) {
       measures.push({
@@ -36,19 +39,37 @@ export async function runMartChecks(
     measures.map((m) => sql`${m.expr} AS ${raw(ident(m.name))}`),
     ', ',
   );
-  const { rows } = await engine.query({ sql: sql`SELECT ${select} FROM ${relation} AS m`, label: `checks.${mart.name}` });
+  const { rows } = await engine.query({
+    sql: sql`SELECT ${select} FROM ${relation} AS m`,
+    label: `checks.${mart.name}`,
+  });
   const row = rows[0] ?? {};
   const value = (name: string): number => Number(row[name] ?? 0);
   const checks: CheckResult[] = [
-    { name: 'unique_key', blocking: true, passed: value('duplicate_keys') === 0, detail: `${value('duplicate_keys')} duplicates` },
+    {
+      name: 'unique_key',
+      blocking: true,
+      passed: value('duplicate_keys') === 0,
+      detail: `${value('duplicate_keys')} duplicates`,
+    },
   ];
   for (const m of measures) {
     if (m.name.startsWith('null_')) {
       const col = m.name.slice(5);
-      checks.push({ name: `not_null_${col}`, blocking: true, passed: value(m.name) === 0, detail: `${value(m.name)} nulls` });
+      checks.push({
+        name: `not_null_${col}`,
+        blocking: true,
+        passed: value(m.name) === 0,
+        detail: `${value(m.name)} nulls`,
+      });
     } else if (m.name.startsWith('bad_')) {
       const col = m.name.slice(4);
-      checks.push({ name: `allowed_values_${col}`, blocking: true, passed: value(m.name) === 0, detail: `${value(m.name)} rows outside the allowed values` });
+      checks.push({
+        name: `allowed_values_${col}`,
+        blocking: true,
+        passed: value(m.name) === 0,
+        detail: `${value(m.name)} rows outside the allowed values`,
+      });
     }
   }
   return { rowCount: value('row_count'), checks };

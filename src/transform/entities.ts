@@ -30,7 +30,12 @@ export const zohoContacts: EntityContract = {
     { name: 'contact_name', sqlType: 'VARCHAR', path: '$.contact_name', required: true },
     { name: 'company_name', sqlType: 'VARCHAR', path: '$.company_name' },
     { name: 'contact_type', sqlType: 'VARCHAR', path: '$.contact_type', values: ['customer', 'vendor'] },
-    { name: 'customer_sub_type', sqlType: 'VARCHAR', path: '$.customer_sub_type', values: ['business', 'individual'] },
+    {
+      name: 'customer_sub_type',
+      sqlType: 'VARCHAR',
+      path: '$.customer_sub_type',
+      values: ['business', 'individual'],
+    },
     { name: 'status', sqlType: 'VARCHAR', path: '$.status', values: ['active', 'inactive', 'crm'] },
     { name: 'email', sqlType: 'VARCHAR', path: '$.email' },
     { name: 'phone', sqlType: 'VARCHAR', path: '$.phone' },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ObjectStore } from '../adapters/object-store/port.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
 import { readCheckpoint, writeCheckpoint } from '../lake/checkpoint.js';
+import { PublishBlockedError } from '../lake/errors.js';
 import { jsonBody } from '../lake/json.js';
 import { goldDataset, runPrefix, runReportKey, silverDataset } from '../lake/layout.js';
 import { acquireLock } from '../lake/lock.js';
@@ -72,17 +73,25 @@ export interface PipelineOptions {
  * idempotent, so re-merging a run whose checkpoint was not written is harmless).
  */
 export async function runPipeline(options: PipelineOptions): Promise<PipelineReport> {
-  const { store, engine } = options;
+  const { store } = options;
   const now = options.now ?? (() => new Date());
   const startedAt = now();
   const runId = newRunId(startedAt);
-  const lock = await acquireLock(store, PIPELINE_JOB, { ttlMs: options.lockTtlMs ?? 15 * 60_000, now: startedAt });
+  const lock = await acquireLock(store, PIPELINE_JOB, {
+    ttlMs: options.lockTtlMs ?? 15 * 60_000,
+    now: startedAt,
+  });
   const steps: StepReport[] = [];
   const total = ENTITIES.length + GOLD_MODELS.length;
   let index = 0;
-  const progress = (step: string, detail: string): void => options.onProgress?.({ step, detail, index, total });
+  const progress = (step: string, detail: string): void =>
+    options.onProgress?.({ step, detail, index, total });
   try {
-    let checkpoint: SilverCheckpoint = (await readCheckpoint(store, SILVER_CHECKPOINT, silverCheckpointSchema)) ?? {
+    let checkpoint: SilverCheckpoint = (await readCheckpoint(
+      store,
+      SILVER_CHECKPOINT,
+      silverCheckpointSchema,
+    )) ?? {
       version: 1,
       merged: {},
     };
@@ -97,13 +106,18 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
         checkpoint = result.checkpoint;
         await writeCheckpoint(store, SILVER_CHECKPOINT, checkpoint);
       }
-      progress(step, `${result.report.status}: ${result.report.rowsIn} events in, ${result.report.rowsOut} rows`);
+      progress(
+        step,
+        `${result.report.status}: ${result.report.rowsIn} events in, ${result.report.rowsOut} rows`,
+      );
     }
     for (const model of GOLD_MODELS) {
       index += 1;
       const step = `gold.${model.mart.name}`;
       progress(step, 'building');
-      const report = await runStep(step, () => goldStep(options, model, runId, startedAt, () => lock.assertHeld(now())));
+      const report = await runStep(step, () =>
+        goldStep(options, model, runId, startedAt, () => lock.assertHeld(now())),
+      );
       steps.push(report);
       progress(step, `${report.status}: ${report.rowsOut} rows`);
     }
@@ -219,7 +233,15 @@ async function goldStep(
   for (const [name, contract] of Object.entries(model.inputs)) {
     const pointer = await resolveLatest(store, silverDataset(contract.source, contract.entity));
     if (!pointer) {
-      return { step, status: 'skipped', rowsIn: 0, rowsOut: 0, quarantined: 0, durationMs: Date.now() - began, checks: [] };
+      return {
+        step,
+        status: 'skipped',
+        rowsIn: 0,
+        rowsOut: 0,
+        quarantined: 0,
+        durationMs: Date.now() - began,
+        checks: [],
+      };
     }
     relations[name] = silverRelation(store, pointer.path);
     silverRuns[`${contract.source}/${contract.entity}`] = pointer.run_id;
@@ -243,9 +265,18 @@ async function goldStep(
   if (blocked) {
     // publishRun records the results beside the run and refuses; the previous version keeps serving.
     await publishRun(store, dataset, { runId, rowCount, checks, now: startedAt }).catch((error: unknown) => {
-      if ((error as { code?: string }).code !== 'PUBLISH_BLOCKED') throw error;
+      if (!(error instanceof PublishBlockedError)) throw error;
     });
-    return { step, status: 'blocked', rowsIn: 0, rowsOut: rowCount, quarantined: 0, durationMs: Date.now() - began, runId, checks };
+    return {
+      step,
+      status: 'blocked',
+      rowsIn: 0,
+      rowsOut: rowCount,
+      quarantined: 0,
+      durationMs: Date.now() - began,
+      runId,
+      checks,
+    };
   }
   await publishRun(store, dataset, {
     runId,

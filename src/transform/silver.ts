@@ -20,7 +20,9 @@ const BRONZE_COLUMNS =
 /** Bronze events of some runs, typed by the entity contract, each with its violations (if any). */
 function typedEvents(contract: EntityContract, bronzeFiles: readonly string[]): SqlFragment {
   const extracted = join(
-    contract.fields.map((f) => sql`NULLIF(TRIM(json_extract_string(payload, ${f.path})), '') AS ${raw(rawName(f))}`),
+    contract.fields.map(
+      (f) => sql`NULLIF(TRIM(json_extract_string(payload, ${f.path})), '') AS ${raw(rawName(f))}`,
+    ),
     ',\n      ',
   );
   const typed = join(
@@ -123,7 +125,11 @@ export function quarantineStatement(input: {
 }
 
 /** Counts that reconcile Bronze with the new snapshot. */
-function reconcileQuery(contract: EntityContract, bronzeFiles: readonly string[], output: string): SqlFragment {
+function reconcileQuery(
+  contract: EntityContract,
+  bronzeFiles: readonly string[],
+  output: string,
+): SqlFragment {
   return sql`WITH ${typedEvents(contract, bronzeFiles)},
   snapshot AS (SELECT _key, _deleted FROM read_parquet(${output}))
   SELECT
@@ -166,11 +172,16 @@ export async function mergeSilver(input: {
   const prefix = runPrefix(dataset, runId);
   const output = `${await store.prepareWrite(prefix)}/data.parquet`;
   const bronzeFiles = input.bronzeKeys.map((key) => store.locationOf(key));
-  const previous = input.previousPrefix ? `${store.locationOf(input.previousPrefix)}/data.parquet` : undefined;
+  const previous = input.previousPrefix
+    ? `${store.locationOf(input.previousPrefix)}/data.parquet`
+    : undefined;
   const label = `silver.${contract.source}.${contract.entity}`;
 
   await engine.execute({ sql: silverMergeStatement({ contract, bronzeFiles, previous, output }), label });
-  const { rows } = await engine.query({ sql: reconcileQuery(contract, bronzeFiles, output), label: `${label}.reconcile` });
+  const { rows } = await engine.query({
+    sql: reconcileQuery(contract, bronzeFiles, output),
+    label: `${label}.reconcile`,
+  });
   const r = rows[0] ?? {};
   const n = (v: unknown): number => Number(v ?? 0);
   const eventsIn = n(r.events_in);
@@ -179,10 +190,18 @@ export async function mergeSilver(input: {
 
   let qKey: string | undefined;
   if (quarantined > 0) {
-    qKey = quarantineKey({ source: contract.source, entity: contract.entity, ingestDate: input.ingestDate, runId });
+    qKey = quarantineKey({
+      source: contract.source,
+      entity: contract.entity,
+      ingestDate: input.ingestDate,
+      runId,
+    });
     const qPrefix = qKey.slice(0, qKey.lastIndexOf('/') + 1);
     const qOut = `${await store.prepareWrite(qPrefix)}/rows.jsonl.gz`;
-    await engine.execute({ sql: quarantineStatement({ contract, bronzeFiles, output: qOut }), label: `${label}.quarantine` });
+    await engine.execute({
+      sql: quarantineStatement({ contract, bronzeFiles, output: qOut }),
+      label: `${label}.quarantine`,
+    });
   }
   const checks: CheckResult[] = [
     {

@@ -68,7 +68,9 @@ export function queryEngineContract(harness: QueryEngineHarness): void {
     });
 
     it('formats timestamps as UTC text', async () => {
-      const { rows } = await engine.query({ sql: sql`SELECT CAST('2026-03-04 05:06:07' AS TIMESTAMP) AS ts` });
+      const { rows } = await engine.query({
+        sql: sql`SELECT CAST('2026-03-04 05:06:07' AS TIMESTAMP) AS ts`,
+      });
       expect(String(rows[0]?.ts)).toMatch(/^2026-03-04[ T]05:06:07(\.0+)?$/);
     });
 
@@ -108,7 +110,9 @@ export function queryEngineContract(harness: QueryEngineHarness): void {
     });
 
     it('fails a bad statement with ENGINE_QUERY_FAILED and no SQL in the message', async () => {
-      const error = await engine.query({ sql: sql`SELECT no_such_column FROM (VALUES 1) AS t(x)` }).catch((e) => e);
+      const error = await engine
+        .query({ sql: sql`SELECT no_such_column FROM (VALUES 1) AS t(x)` })
+        .catch((e) => e);
       expect(error).toMatchObject({ code: 'ENGINE_QUERY_FAILED' });
       expect(String(error.message)).not.toMatch(/no_such_column|SELECT/i);
     });
@@ -117,7 +121,9 @@ export function queryEngineContract(harness: QueryEngineHarness): void {
       const heavy = sql`WITH ${{ text: DIGITS, params: [] }}
         SELECT count(*) AS c FROM d a, d b, d c, d e, d f, d g, d h, d i, d j, d k, d l WHERE a.x + l.x >= 0`;
       const started = Date.now();
-      await expect(engine.query({ sql: heavy, timeoutMs: 300 })).rejects.toMatchObject({ code: 'ENGINE_TIMEOUT' });
+      await expect(engine.query({ sql: heavy, timeoutMs: 300 })).rejects.toMatchObject({
+        code: 'ENGINE_TIMEOUT',
+      });
       expect(Date.now() - started).toBeLessThan(30_000);
       const { rows } = await engine.query({ sql: sql`SELECT 1 AS one` });
       expect(Number(rows[0]?.one)).toBe(1);
@@ -154,7 +160,9 @@ export function queryEngineContract(harness: QueryEngineHarness): void {
         { id: '1', amount: '10.50' },
         { id: '3', amount: '0.05' },
       ]);
-      const { rows: sum } = await engine.query({ sql: sql`SELECT sum(amount) AS total FROM ${relation} AS m` });
+      const { rows: sum } = await engine.query({
+        sql: sql`SELECT sum(amount) AS total FROM ${relation} AS m`,
+      });
       expect(sum[0]?.total).toBe('30.80');
     });
   });

@@ -3,7 +3,10 @@ import { GoldgateError } from '../../errors.js';
 /** The key does not exist in the store. */
 export class ObjectNotFoundError extends GoldgateError {
   readonly code = 'OBJECT_NOT_FOUND';
-  constructor(readonly key: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly key: string,
+    options?: { cause?: unknown },
+  ) {
     super('object not found', options);
   }
 }
@@ -11,7 +14,10 @@ export class ObjectNotFoundError extends GoldgateError {
 /** A conditional create lost: the key already exists. */
 export class ObjectExistsError extends GoldgateError {
   readonly code = 'OBJECT_EXISTS';
-  constructor(readonly key: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly key: string,
+    options?: { cause?: unknown },
+  ) {
     super('object already exists', options);
   }
 }

@@ -53,7 +53,7 @@ export interface ObjectStore {
   prepareWrite(prefix: string): Promise<string>;
 }
 
-const SEGMENT = /^[A-Za-z0-9_=\-][A-Za-z0-9_=.\-+@]*$/;
+const SEGMENT = /^[A-Za-z0-9_=-][A-Za-z0-9_=.\-+@]*$/;
 
 /**
  * Validate a key: non-empty `/`-separated segments, no `.`/`..`, no segment

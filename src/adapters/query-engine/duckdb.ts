@@ -10,8 +10,8 @@ import {
   listValue,
   VARCHAR,
 } from '@duckdb/node-api';
-import type { ObjectStore } from '../object-store/port.js';
 import type { SqlFragment, SqlValue } from '../../sql/fragment.js';
+import type { ObjectStore } from '../object-store/port.js';
 import { EngineBusyError, QueryAbortedError, QueryFailedError, QueryTimeoutError } from './errors.js';
 import {
   type MartVersionRef,
@@ -144,7 +144,8 @@ export class DuckDbQueryEngine implements QueryEngine {
       await connection.run("SET TimeZone = 'UTC'");
       return connection;
     }
-    if (this.waiters.length >= (this.options.maxQueue ?? 256)) throw new EngineBusyError('engine queue is full');
+    if (this.waiters.length >= (this.options.maxQueue ?? 256))
+      throw new EngineBusyError('engine queue is full');
     return new Promise<DuckDBConnection>((resolve, reject) => {
       const onAbort = (): void => {
         const index = this.waiters.indexOf(grant);

@@ -23,9 +23,34 @@ const COUNTRIES = [
   { country: 'United Arab Emirates', region: 'MEA', currency: 'AED', rate: 0.27, phone: '+971' },
 ] as const;
 
-const FIRST = ['Will', 'Ada', 'Grace', 'Linus', 'Maya', 'Ravi', 'Chen', 'Sofia', 'Omar', 'Lena', 'Kofi', 'Ana'];
+const FIRST = [
+  'Will',
+  'Ada',
+  'Grace',
+  'Linus',
+  'Maya',
+  'Ravi',
+  'Chen',
+  'Sofia',
+  'Omar',
+  'Lena',
+  'Kofi',
+  'Ana',
+];
 const LAST = ['Smith', 'Lovelace', 'Hopper', 'Patel', 'Garcia', 'Kim', 'Nakamura', 'Okafor', 'Rossi', 'Berg'];
-const WORDS = ['Bowman', 'Acme', 'Zenith', 'Orbit', 'Maple', 'Cedar', 'Nimbus', 'Vertex', 'Harbor', 'Summit', 'Lumen'];
+const WORDS = [
+  'Bowman',
+  'Acme',
+  'Zenith',
+  'Orbit',
+  'Maple',
+  'Cedar',
+  'Nimbus',
+  'Vertex',
+  'Harbor',
+  'Summit',
+  'Lumen',
+];
 const KINDS = ['and Co', 'Labs', 'Furniture', 'Logistics', 'Health', 'Studios', 'Foods', 'Systems'];
 const PLANS = [
   { plan: 'starter', seats: [1, 5], price: 49 },
@@ -131,8 +156,20 @@ export function generateDemoCompany(options: GenerateOptions): DemoCompany {
     };
   };
 
-  const wave1: DemoWave = { at: wave1At, contacts: [], invoices: [], deletedInvoiceIds: [], accountRecords: [] };
-  const wave2: DemoWave = { at: wave2At, contacts: [], invoices: [], deletedInvoiceIds: [], accountRecords: [] };
+  const wave1: DemoWave = {
+    at: wave1At,
+    contacts: [],
+    invoices: [],
+    deletedInvoiceIds: [],
+    accountRecords: [],
+  };
+  const wave2: DemoWave = {
+    at: wave2At,
+    contacts: [],
+    invoices: [],
+    deletedInvoiceIds: [],
+    accountRecords: [],
+  };
   let invoiceSeq = 0;
   const allInvoices: ZohoRecord[] = [];
   const accounts: Array<Record<string, unknown>> = [];
@@ -184,11 +221,14 @@ export function generateDemoCompany(options: GenerateOptions): DemoCompany {
 
     const isTrial = rnd.chance(0.15);
     if (isTrial) continue;
-    const months = Math.max(1, Math.min(12, Math.floor((wave1At.getTime() - signupAt.getTime()) / (30 * 86_400_000))));
+    const months = Math.max(
+      1,
+      Math.min(12, Math.floor((wave1At.getTime() - signupAt.getTime()) / (30 * 86_400_000))),
+    );
     for (let m = months - 1; m >= 0; m--) {
       invoiceSeq += 1;
       const date = addDays(wave1At, -30 * m - rnd.int(1, 20));
-      const total = money(tier.price * (1 + rnd.int(0, 3) * 0.1) / place.rate);
+      const total = money((tier.price * (1 + rnd.int(0, 3) * 0.1)) / place.rate);
       const paid = m > 1 || rnd.chance(0.5);
       const overdue = !paid && addDays(date, 15) < wave1At;
       const invoice: ZohoRecord = {
@@ -216,7 +256,12 @@ export function generateDemoCompany(options: GenerateOptions): DemoCompany {
   // Wave 2: edits at the sources since wave 1.
   const unpaid = allInvoices.filter((inv) => inv.status !== 'paid');
   for (const inv of unpaid.slice(0, Math.ceil(unpaid.length / 3))) {
-    wave2.invoices.push({ ...inv, status: 'paid', balance: 0, last_modified_time: zohoTime(addDays(wave2At, -0.5)) });
+    wave2.invoices.push({
+      ...inv,
+      status: 'paid',
+      balance: 0,
+      last_modified_time: zohoTime(addDays(wave2At, -0.5)),
+    });
   }
   const renamed = wave1.contacts[0];
   if (renamed) {

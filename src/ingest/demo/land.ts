@@ -45,7 +45,13 @@ export async function landDemoCompany(
       ['contacts', wave.contacts],
       ['invoices', wave.invoices],
     ] as const) {
-      const landed = await landZohoEntity(store, entity, records, wave, entity === 'invoices' ? wave.deletedInvoiceIds : []);
+      const landed = await landZohoEntity(
+        store,
+        entity,
+        records,
+        wave,
+        entity === 'invoices' ? wave.deletedInvoiceIds : [],
+      );
       bronzeRuns += landed > 0 ? 1 : 0;
       events += landed;
     }
@@ -54,7 +60,9 @@ export async function landDemoCompany(
       const batch = { Records: wave.accountRecords.slice(i, i + STREAM_BATCH) };
       const result = await consumeStreamBatch(store, batch, { tables: options.tables, now: wave.at });
       if (result.batchItemFailures.length > 0) {
-        throw new InvalidSourceRecordError(`demo stream batch had ${result.batchItemFailures.length} failed records`);
+        throw new InvalidSourceRecordError(
+          `demo stream batch had ${result.batchItemFailures.length} failed records`,
+        );
       }
       bronzeRuns += result.runs.filter((run) => !run.alreadyCommitted).length;
       events += Object.values(result.landed).reduce((a, b) => a + b, 0);
@@ -90,7 +98,9 @@ async function landZohoEntity(
     events.push(...zohoRecordsToEvents(entity, parsed.records, { runId, page, ingestedAt }));
   }
   deletedIds.forEach((id, row) => {
-    events.push(zohoDeleteEvent(entity, id, { runId, page: pages + 1, row, ingestedAt, noticedAt: ingestedAt }));
+    events.push(
+      zohoDeleteEvent(entity, id, { runId, page: pages + 1, row, ingestedAt, noticedAt: ingestedAt }),
+    );
   });
   await writeBronzeRun(store, { source: 'zoho_books', entity, ingestDate: utcDate(wave.at), runId }, events);
   return events.length;

@@ -7,7 +7,11 @@ export const ZOHO_ENTITIES = {
   invoices: { path: 'invoices', listKey: 'invoices', idField: 'invoice_id' },
   customer_payments: { path: 'customerpayments', listKey: 'customerpayments', idField: 'payment_id' },
   credit_notes: { path: 'creditnotes', listKey: 'creditnotes', idField: 'creditnote_id' },
-  recurring_invoices: { path: 'recurringinvoices', listKey: 'recurring_invoices', idField: 'recurring_invoice_id' },
+  recurring_invoices: {
+    path: 'recurringinvoices',
+    listKey: 'recurring_invoices',
+    idField: 'recurring_invoice_id',
+  },
 } as const;
 
 export type ZohoEntity = keyof typeof ZOHO_ENTITIES;

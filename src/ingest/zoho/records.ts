@@ -8,7 +8,10 @@ const zohoId = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative(
 
 /** `page_context` is an object in most answers and an array of one object in some docs examples. */
 const pageContextSchema = z
-  .union([z.looseObject({ has_more_page: z.boolean() }), z.array(z.looseObject({ has_more_page: z.boolean() }))])
+  .union([
+    z.looseObject({ has_more_page: z.boolean() }),
+    z.array(z.looseObject({ has_more_page: z.boolean() })),
+  ])
   .transform((value) => (Array.isArray(value) ? value[0] : value));
 
 /** One list-API answer: `{code: 0, message, <listKey>: [...], page_context}`. */
@@ -27,7 +30,9 @@ export function parseZohoListPage(entity: ZohoEntity, body: unknown): ZohoListPa
   });
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
-    throw new InvalidSourceRecordError(`Zoho ${entity} list answer breaks its contract`, { cause: parsed.error });
+    throw new InvalidSourceRecordError(`Zoho ${entity} list answer breaks its contract`, {
+      cause: parsed.error,
+    });
   }
   const data = parsed.data as Record<string, unknown> & { page_context?: { has_more_page: boolean } };
   const records = data[listKey] as Array<Record<string, unknown>>;

@@ -1,5 +1,5 @@
-import type { MartDef } from '../../catalog/types.js';
 import { customer360 } from '../../catalog/marts.js';
+import type { MartDef } from '../../catalog/types.js';
 import type { SqlFragment } from '../../sql/fragment.js';
 import { dynamoAccounts, type EntityContract, zohoContacts, zohoInvoices } from '../entities.js';
 import { customer360Query } from './customer-360.js';
@@ -23,7 +23,11 @@ export const GOLD_MODELS: readonly GoldModel[] = [
     inputs: { contacts: zohoContacts, invoices: zohoInvoices, accounts: dynamoAccounts },
     query: (inputs, asOf) =>
       customer360Query(
-        { contacts: input(inputs, 'contacts'), invoices: input(inputs, 'invoices'), accounts: input(inputs, 'accounts') },
+        {
+          contacts: input(inputs, 'contacts'),
+          invoices: input(inputs, 'invoices'),
+          accounts: input(inputs, 'accounts'),
+        },
         asOf,
       ),
   },

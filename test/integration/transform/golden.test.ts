@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
-import type { Row } from '../../../src/adapters/query-engine/port.js';
 import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
+import type { Row } from '../../../src/adapters/query-engine/port.js';
 import { goldDataset, silverDataset } from '../../../src/lake/layout.js';
 import { readRunManifest, resolveLatest } from '../../../src/lake/publish.js';
 import { sql } from '../../../src/sql/fragment.js';
@@ -38,7 +38,12 @@ describe('pipeline golden dataset', () => {
   async function goldRows(): Promise<Row[]> {
     const pointer = await resolveLatest(store, goldDataset('customer_360', 1));
     if (!pointer) throw new Error('customer_360 not published');
-    const relation = engine.martRelation({ mart: 'customer_360', schemaVersion: 1, runId: pointer.run_id, prefix: pointer.path });
+    const relation = engine.martRelation({
+      mart: 'customer_360',
+      schemaVersion: 1,
+      runId: pointer.run_id,
+      prefix: pointer.path,
+    });
     return (await engine.query({ sql: sql`SELECT * FROM ${relation} AS m ORDER BY customer_id` })).rows;
   }
 
@@ -47,35 +52,147 @@ describe('pipeline golden dataset', () => {
     store = new LocalObjectStore(dir);
     engine = await DuckDbQueryEngine.create({ store });
     const day1 = new Date('2026-11-19T12:00:00Z');
-    await landEvents(store, 'zoho_books', 'contacts', [
-      contact(C1, T('01-05'), { name: 'Alpha GmbH', country: 'Germany', email: 'ops@alpha.example' }),
-      contact(C2, T('02-05'), { name: 'Beta Ltd', country: 'India' }),
-      contact(C3, T('03-05'), { name: 'Gamma', country: 'Brazil', subType: 'individual' }),
-      contact(C4, T('03-06'), { name: 'Vendor Inc', country: 'Germany', type: 'vendor' }),
-    ], day1);
-    await landEvents(store, 'zoho_books', 'invoices', [
-      invoice('1001', T('09-02'), { customer: C1, status: 'paid', date: '2026-09-01', due: '2026-09-16', currency: 'EUR', rate: 1.1, total: 100, balance: 0 }),
-      invoice('1002', T('10-20'), { customer: C1, status: 'partially_paid', date: '2026-10-01', due: '2026-10-16', currency: 'EUR', rate: 1.1, total: 200, balance: 50 }),
-      invoice('1003', T('11-15'), { customer: C1, status: 'sent', date: '2026-11-15', due: '2026-11-30', total: 30, balance: 30 }),
-      invoice('1004', T('11-16'), { customer: C1, status: 'draft', date: '2026-11-16', due: '2026-12-01', total: 500, balance: 500 }),
-      invoice('1005', T('11-17'), { customer: C1, status: 'void', date: '2026-11-10', due: '2026-11-25', total: 70, balance: 0 }),
-      invoice('1006', T('11-18'), { customer: C1, status: 'sent', date: '2026-11-18', due: '2026-12-03', total: -5, balance: 0 }),
-      invoice('1007', T('06-02'), { customer: C2, status: 'paid', date: '2026-06-01', due: '2026-06-16', currency: 'INR', rate: 0.012, total: 10, balance: 0 }),
-      invoice('1008', T('06-03'), { customer: C2, status: 'paid', date: '2026-06-02', due: '2026-06-17', total: 1000, balance: 0 }),
-    ], day1);
-    await landEvents(store, 'dynamodb', 'accounts', [
-      account('acc_1', T('01-10', '09:00:00'), { contact: C1, region: 'EU', plan: 'growth', signupAt: T('01-10', '09:00:00') }),
-      account('acc_1b', T('03-01'), { contact: C1, region: 'NA', plan: 'starter', signupAt: T('03-01') }),
-      account('acc_3', T('03-07'), { contact: C3, region: 'LATAM', plan: 'starter', signupAt: T('03-07') }),
-    ], day1);
+    await landEvents(
+      store,
+      'zoho_books',
+      'contacts',
+      [
+        contact(C1, T('01-05'), { name: 'Alpha GmbH', country: 'Germany', email: 'ops@alpha.example' }),
+        contact(C2, T('02-05'), { name: 'Beta Ltd', country: 'India' }),
+        contact(C3, T('03-05'), { name: 'Gamma', country: 'Brazil', subType: 'individual' }),
+        contact(C4, T('03-06'), { name: 'Vendor Inc', country: 'Germany', type: 'vendor' }),
+      ],
+      day1,
+    );
+    await landEvents(
+      store,
+      'zoho_books',
+      'invoices',
+      [
+        invoice('1001', T('09-02'), {
+          customer: C1,
+          status: 'paid',
+          date: '2026-09-01',
+          due: '2026-09-16',
+          currency: 'EUR',
+          rate: 1.1,
+          total: 100,
+          balance: 0,
+        }),
+        invoice('1002', T('10-20'), {
+          customer: C1,
+          status: 'partially_paid',
+          date: '2026-10-01',
+          due: '2026-10-16',
+          currency: 'EUR',
+          rate: 1.1,
+          total: 200,
+          balance: 50,
+        }),
+        invoice('1003', T('11-15'), {
+          customer: C1,
+          status: 'sent',
+          date: '2026-11-15',
+          due: '2026-11-30',
+          total: 30,
+          balance: 30,
+        }),
+        invoice('1004', T('11-16'), {
+          customer: C1,
+          status: 'draft',
+          date: '2026-11-16',
+          due: '2026-12-01',
+          total: 500,
+          balance: 500,
+        }),
+        invoice('1005', T('11-17'), {
+          customer: C1,
+          status: 'void',
+          date: '2026-11-10',
+          due: '2026-11-25',
+          total: 70,
+          balance: 0,
+        }),
+        invoice('1006', T('11-18'), {
+          customer: C1,
+          status: 'sent',
+          date: '2026-11-18',
+          due: '2026-12-03',
+          total: -5,
+          balance: 0,
+        }),
+        invoice('1007', T('06-02'), {
+          customer: C2,
+          status: 'paid',
+          date: '2026-06-01',
+          due: '2026-06-16',
+          currency: 'INR',
+          rate: 0.012,
+          total: 10,
+          balance: 0,
+        }),
+        invoice('1008', T('06-03'), {
+          customer: C2,
+          status: 'paid',
+          date: '2026-06-02',
+          due: '2026-06-17',
+          total: 1000,
+          balance: 0,
+        }),
+      ],
+      day1,
+    );
+    await landEvents(
+      store,
+      'dynamodb',
+      'accounts',
+      [
+        account('acc_1', T('01-10', '09:00:00'), {
+          contact: C1,
+          region: 'EU',
+          plan: 'growth',
+          signupAt: T('01-10', '09:00:00'),
+        }),
+        account('acc_1b', T('03-01'), { contact: C1, region: 'NA', plan: 'starter', signupAt: T('03-01') }),
+        account('acc_3', T('03-07'), { contact: C3, region: 'LATAM', plan: 'starter', signupAt: T('03-07') }),
+      ],
+      day1,
+    );
     // Day 2: a delete, a late (older) version of I2 that must not win, a TTL expiry that must not delete.
     const day2 = new Date('2026-11-20T12:00:00Z');
-    await landEvents(store, 'zoho_books', 'contacts', [removed('contacts', C3, T('11-20'), 'contact_id')], day2);
-    await landEvents(store, 'zoho_books', 'invoices', [
-      invoice('1002', T('10-02'), { customer: C1, status: 'sent', date: '2026-10-01', due: '2026-10-16', currency: 'EUR', rate: 1.1, total: 200, balance: 200 }),
-      removed('invoices', '1008', T('11-20'), 'invoice_id'),
-    ], day2);
-    await landEvents(store, 'dynamodb', 'accounts', [removed('accounts', 'acc_1', T('11-20'), 'account_id', true)], day2);
+    await landEvents(
+      store,
+      'zoho_books',
+      'contacts',
+      [removed('contacts', C3, T('11-20'), 'contact_id')],
+      day2,
+    );
+    await landEvents(
+      store,
+      'zoho_books',
+      'invoices',
+      [
+        invoice('1002', T('10-02'), {
+          customer: C1,
+          status: 'sent',
+          date: '2026-10-01',
+          due: '2026-10-16',
+          currency: 'EUR',
+          rate: 1.1,
+          total: 200,
+          balance: 200,
+        }),
+        removed('invoices', '1008', T('11-20'), 'invoice_id'),
+      ],
+      day2,
+    );
+    await landEvents(
+      store,
+      'dynamodb',
+      'accounts',
+      [removed('accounts', 'acc_1', T('11-20'), 'account_id', true)],
+      day2,
+    );
     const report = await runPipeline({ store, engine, now: clock });
     expect(report.status).toBe('succeeded');
   });
@@ -129,11 +246,23 @@ describe('pipeline golden dataset', () => {
   it('quarantines the contract breaker with its reason, and keeps it out of Silver', async () => {
     const pointer = await resolveLatest(store, silverDataset('zoho_books', 'invoices'));
     expect(pointer).toBeDefined();
-    const manifest = await readRunManifest(store, silverDataset('zoho_books', 'invoices'), pointer?.run_id ?? '');
+    const manifest = await readRunManifest(
+      store,
+      silverDataset('zoho_books', 'invoices'),
+      pointer?.run_id ?? '',
+    );
     const key = String(manifest?.details.quarantine_key);
-    const lines = gunzipSync(await store.get(key)).toString('utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = gunzipSync(await store.get(key))
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ reason_code: 'NEGATIVE_AMOUNT', reason: 'NEGATIVE_AMOUNT:total', attempt_count: 1 });
+    expect(lines[0]).toMatchObject({
+      reason_code: 'NEGATIVE_AMOUNT',
+      reason: 'NEGATIVE_AMOUNT:total',
+      attempt_count: 1,
+    });
     expect(lines[0].event).toMatchObject({ key: '1006', entity: 'invoices' });
     // 8 + 2 events in; 1006 quarantined; 1008 deleted -> live: 1001,1002,1003,1004,1005,1007 = 6
     expect(pointer?.row_count).toBe(6);
@@ -164,12 +293,34 @@ describe('pipeline golden dataset', () => {
     const before = await goldRows();
     const day3 = new Date('2026-11-21T01:00:00Z');
     // Redelivered copies (same keys, timestamps and seqs) of day-1 events.
-    await landEvents(store, 'zoho_books', 'invoices', [
-      { ...invoice('1001', T('09-02'), { customer: C1, status: 'paid', date: '2026-09-01', due: '2026-09-16', currency: 'EUR', rate: 1.1, total: 100, balance: 0 }), seq: '000000000005' },
-    ], day3);
-    await landEvents(store, 'zoho_books', 'contacts', [
-      contact(C3, T('03-05'), { name: 'Gamma', country: 'Brazil', subType: 'individual' }),
-    ], day3);
+    await landEvents(
+      store,
+      'zoho_books',
+      'invoices',
+      [
+        {
+          ...invoice('1001', T('09-02'), {
+            customer: C1,
+            status: 'paid',
+            date: '2026-09-01',
+            due: '2026-09-16',
+            currency: 'EUR',
+            rate: 1.1,
+            total: 100,
+            balance: 0,
+          }),
+          seq: '000000000005',
+        },
+      ],
+      day3,
+    );
+    await landEvents(
+      store,
+      'zoho_books',
+      'contacts',
+      [contact(C3, T('03-05'), { name: 'Gamma', country: 'Brazil', subType: 'individual' })],
+      day3,
+    );
     const report = await runPipeline({ store, engine, now: clock });
     expect(report.steps.find((s) => s.step === 'silver.zoho_books.contacts')?.status).toBe('published');
     // The replayed Gamma is older than its delete: it must stay deleted.

@@ -16,7 +16,14 @@ function seq(): string {
 export function contact(
   id: string,
   at: string,
-  fields: { name: string; country?: string; type?: string; subType?: string; email?: string; company?: string },
+  fields: {
+    name: string;
+    country?: string;
+    type?: string;
+    subType?: string;
+    email?: string;
+    company?: string;
+  },
 ): Draft {
   return {
     entity: 'contacts',
