@@ -134,6 +134,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 /** Callers see stable codes and safe messages, never SQL, paths or stack traces of internal errors. */
 function formatError(formatted: GraphQLFormattedError, error: unknown, log: Logger): GraphQLFormattedError {
   const original = unwrapResolverError(error);
+  // Apollo prefixes context failures ("Context creation failed: "); a 401 must read the same everywhere.
+  if (formatted.extensions?.code === 'UNAUTHENTICATED') {
+    return { message: 'Unauthorized', extensions: { code: 'UNAUTHENTICATED' } };
+  }
   if (isGoldgateError(original)) {
     const code = PUBLIC_CODES[original.code];
     if (code)
