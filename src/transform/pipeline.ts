@@ -261,33 +261,23 @@ async function goldStep(
   });
   const { rowCount, checks } = await runMartChecks(engine, model.mart, relation);
   await assertHeld();
-  const blocked = checks.some((c) => c.blocking && !c.passed);
-  if (blocked) {
-    // publishRun records the results beside the run and refuses; the previous version keeps serving.
-    await publishRun(store, dataset, { runId, rowCount, checks, now: startedAt }).catch((error: unknown) => {
-      if (!(error instanceof PublishBlockedError)) throw error;
-    });
-    return {
-      step,
-      status: 'blocked',
-      rowsIn: 0,
-      rowsOut: rowCount,
-      quarantined: 0,
-      durationMs: Date.now() - began,
+  let status: StepReport['status'] = 'published';
+  try {
+    await publishRun(store, dataset, {
       runId,
+      rowCount,
       checks,
-    };
+      now: startedAt,
+      details: { silver_runs: silverRuns, as_of: utcDate(startedAt) },
+    });
+  } catch (error) {
+    // A blocked run keeps its check results beside it; the previous version keeps serving.
+    if (!(error instanceof PublishBlockedError)) throw error;
+    status = 'blocked';
   }
-  await publishRun(store, dataset, {
-    runId,
-    rowCount,
-    checks,
-    now: startedAt,
-    details: { silver_runs: silverRuns, as_of: utcDate(startedAt) },
-  });
   return {
     step,
-    status: 'published',
+    status,
     rowsIn: 0,
     rowsOut: rowCount,
     quarantined: 0,

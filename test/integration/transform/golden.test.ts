@@ -28,6 +28,16 @@ const C2 = '900000000000000002';
 const C3 = '900000000000000003';
 const C4 = '900000000000000004';
 const T = (day: string, time = '10:00:00'): string => `2026-${day}T${time}.000Z`;
+const I1_FIELDS = {
+  customer: C1,
+  status: 'paid',
+  date: '2026-09-01',
+  due: '2026-09-16',
+  currency: 'EUR',
+  rate: 1.1,
+  total: 100,
+  balance: 0,
+};
 
 describe('pipeline golden dataset', () => {
   let dir: string;
@@ -69,16 +79,7 @@ describe('pipeline golden dataset', () => {
       'zoho_books',
       'invoices',
       [
-        invoice('1001', T('09-02'), {
-          customer: C1,
-          status: 'paid',
-          date: '2026-09-01',
-          due: '2026-09-16',
-          currency: 'EUR',
-          rate: 1.1,
-          total: 100,
-          balance: 0,
-        }),
+        invoice('1001', T('09-02'), I1_FIELDS),
         invoice('1002', T('10-20'), {
           customer: C1,
           status: 'partially_paid',
@@ -299,16 +300,7 @@ describe('pipeline golden dataset', () => {
       'invoices',
       [
         {
-          ...invoice('1001', T('09-02'), {
-            customer: C1,
-            status: 'paid',
-            date: '2026-09-01',
-            due: '2026-09-16',
-            currency: 'EUR',
-            rate: 1.1,
-            total: 100,
-            balance: 0,
-          }),
+          ...invoice('1001', T('09-02'), I1_FIELDS),
           seq: '000000000005',
         },
       ],
