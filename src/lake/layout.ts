@@ -1,5 +1,5 @@
 import { InvalidNameError } from './errors.js';
-import { assertRunId } from './run-id.js';
+import { assertRunId, RUN_ID_PATTERN } from './run-id.js';
 
 /**
  * Every object key goldgate writes, in one place. The same key strings are
@@ -52,6 +52,8 @@ export function parseBronzeKey(key: string): (BronzeRunRef & { readonly file: st
   if (!m) return undefined;
   const [, source, entity, ingestDate, runId, file] = m;
   if (!source || !entity || !ingestDate || !runId || !file) return undefined;
+  // A stray `run_id=manual/` folder is not a run: only ids the writers could have made count.
+  if (!RUN_ID_PATTERN.test(runId)) return undefined;
   return { source, entity, ingestDate, runId, file };
 }
 

@@ -13,6 +13,19 @@ import type { EntityContract, FieldDef } from './entities.js';
  * readers see only live rows through `silverRelation`.
  */
 
+/**
+ * Every file read names its options: with DuckDB's default hive partitioning,
+ * a `key=value` folder anywhere in the path (`run_id=...`, or a user's
+ * `region=eu/` above the lake) would become a column and could overwrite one.
+ */
+function readParquet(location: string): SqlFragment {
+  return sql`read_parquet(${location}, hive_partitioning = false)`;
+}
+
+function readBronze(files: readonly string[]): SqlFragment {
+  return sql`read_json(${files}, format = 'newline_delimited', compression = 'gzip', hive_partitioning = false, columns = ${raw(BRONZE_COLUMNS)})`;
+}
+
 const BRONZE_COLUMNS =
   "{key: 'VARCHAR', op: 'VARCHAR', source_ts: 'VARCHAR', seq: 'VARCHAR', run_id: 'VARCHAR', " +
   "ingested_at: 'VARCHAR', payload: 'JSON', meta: 'JSON'}";
@@ -32,7 +45,7 @@ function typedEvents(contract: EntityContract, bronzeFiles: readonly string[]): 
   const checks = join(contract.fields.flatMap(violationChecks), ',\n        ');
   return sql`raw_events AS (
     SELECT key AS _key, op AS _op, source_ts, seq, run_id, ingested_at, payload
-    FROM read_json(${bronzeFiles}, format = 'newline_delimited', compression = 'gzip', columns = ${raw(BRONZE_COLUMNS)})
+    FROM ${readBronze(bronzeFiles)}
     WHERE NOT coalesce(TRY_CAST(json_extract(meta, '$.ttl_expiry') AS BOOLEAN), false)
   ),
   extracted AS (
@@ -90,7 +103,7 @@ export function silverMergeStatement(input: {
 }): SqlFragment {
   const fields = raw(fieldList(input.contract));
   const previous = input.previous
-    ? sql`SELECT _key, ${fields}, _source_ts, _seq, _run_id, _ingested_at, _deleted FROM read_parquet(${input.previous})
+    ? sql`SELECT _key, ${fields}, _source_ts, _seq, _run_id, _ingested_at, _deleted FROM ${readParquet(input.previous)}
       UNION ALL BY NAME `
     : sql``;
   return sql`COPY (
@@ -131,9 +144,9 @@ function reconcileQuery(
   output: string,
 ): SqlFragment {
   return sql`WITH ${typedEvents(contract, bronzeFiles)},
-  snapshot AS (SELECT _key, _deleted FROM read_parquet(${output}))
+  snapshot AS (SELECT _key, _deleted FROM ${readParquet(output)})
   SELECT
-    (SELECT count(*) FROM read_json(${bronzeFiles}, format = 'newline_delimited', compression = 'gzip', columns = ${raw(BRONZE_COLUMNS)})) AS events_in,
+    (SELECT count(*) FROM ${readBronze(bronzeFiles)}) AS events_in,
     (SELECT count(*) FROM typed) AS events_typed,
     (SELECT count(*) FROM typed WHERE _violation IS NOT NULL) AS quarantined,
     (SELECT count(*) FROM (SELECT DISTINCT _key FROM typed WHERE _violation IS NULL) k
@@ -230,5 +243,5 @@ export async function mergeSilver(input: {
 
 /** A relation of the live rows of one published Silver snapshot (embedded engine). */
 export function silverRelation(store: ObjectStore, snapshotPrefix: string): SqlFragment {
-  return sql`(SELECT * FROM read_parquet(${`${store.locationOf(snapshotPrefix)}/data.parquet`}) WHERE NOT _deleted)`;
+  return sql`(SELECT * FROM ${readParquet(`${store.locationOf(snapshotPrefix)}/data.parquet`)} WHERE NOT _deleted)`;
 }

@@ -1,5 +1,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,7 +203,10 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
 
     const token = async (t: TokenOptions = {}): Promise<string> => {
       const now = Math.floor(Date.now() / 1000);
-      const payload: Record<string, unknown> = { [ROLES_CLAIM]: [...(t.roles ?? ['admin'])], ...t.extraClaims };
+      const payload: Record<string, unknown> = {
+        [ROLES_CLAIM]: [...(t.roles ?? ['admin'])],
+        ...t.extraClaims,
+      };
       const header: Record<string, unknown> = { alg: t.alg ?? signingKey.alg, typ: 'JWT' };
       const kid = t.kid === undefined ? signingKey.kid : t.kid;
       if (kid !== null) header.kid = kid;
@@ -268,7 +272,8 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
       adminToken: () => token({ roles: ['admin'] }),
       post,
       async graphql(query, variables, o) {
-        const auth = o?.token !== undefined || o?.authorization !== undefined ? o : { ...o, token: await token() };
+        const auth =
+          o?.token !== undefined || o?.authorization !== undefined ? o : { ...o, token: await token() };
         return post({ query, ...(variables ? { variables } : {}) }, auth);
       },
       latestCustomer360,
@@ -291,8 +296,12 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
             allParams.push(...rel.params);
           }
         });
-        if (paramIndex !== params.length) throw new Error(`api harness: ${params.length} params for ${paramIndex} ?`);
-        const result = await engine.query({ sql: { text: out, params: allParams }, label: 'test.expectation' });
+        if (paramIndex !== params.length)
+          throw new Error(`api harness: ${params.length} params for ${paramIndex} ?`);
+        const result = await engine.query({
+          sql: { text: out, params: allParams },
+          label: 'test.expectation',
+        });
         return result.rows;
       },
       close: closeAll,
@@ -301,4 +310,19 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
     await closeAll().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * graphql-js as Node resolves it (the CommonJS build, `index.js`), for
+ * `vi.mock('graphql', ...)` in API test files.
+ *
+ * Why: vitest resolves `graphql` in the sources it transforms through the
+ * package's `module` field (`index.mjs`), while `@apollo/server`, loaded by
+ * Node itself, gets `index.js`. Two copies mean two `GraphQLError` classes, so
+ * Apollo no longer recognises the gateway's own errors (the 401 reads
+ * "Context creation failed: Unauthorized"). Under `node`/`tsx` (goldgate
+ * start/serve) there is one copy; this makes the tests see the same.
+ */
+export function sameGraphqlAsNode(): Record<string, unknown> {
+  return createRequire(import.meta.url)('graphql') as Record<string, unknown>;
 }
