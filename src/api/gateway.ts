@@ -83,6 +83,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     // Stack traces go to the log only, in every mode: a dev answer must not leak paths either.
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // The CLI and Lambda own shutdown: Apollo must not re-raise SIGTERM before the engine is closed.
+    stopOnTerminationSignals: false,
     introspection: !options.production,
     plugins: [ApolloServerPluginLandingPageDisabled(), statusPlugin()],
     formatError: (formatted, error) => formatError(formatted, error, log),

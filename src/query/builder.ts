@@ -45,10 +45,17 @@ function column(access: MartAccess, name: string): ColumnDef {
   return def;
 }
 
-/** `CAST(? AS type)`: values are always bound, and compared in the column's own type. */
+/**
+ * `CAST(? AS type)`: values are always bound and typed. Decimals bind at the
+ * widest scale the API accepts, so `gt: "2387.986"` is compared exactly instead
+ * of being rounded to the column's cents.
+ */
 function typedParam(def: ColumnDef, value: unknown): SqlFragment {
-  return param(bindableValue(def, value), def.sqlType);
+  return param(bindableValue(def, value), def.apiType === 'Decimal' ? FILTER_DECIMAL : def.sqlType);
 }
+
+/** Holds every value the Decimal scalar accepts (16 integer digits, 6 decimals). */
+const FILTER_DECIMAL = 'DECIMAL(38,6)';
 
 function predicate(def: ColumnDef, op: FilterOp, value: unknown): SqlFragment {
   const col = raw(ident(def.name));

@@ -29,8 +29,16 @@ export function bindableValue(column: ColumnDef, value: unknown): string | numbe
     default: {
       const pattern = PATTERNS[column.apiType];
       if (typeof value !== 'string' || !pattern?.test(value)) return fail();
-      if (column.apiType === 'Date' && Number.isNaN(Date.parse(value))) return fail();
+      if (column.apiType === 'Date' && !isCalendarDate(value)) return fail();
       return value;
     }
   }
+}
+
+/** `2025-02-30` matches the pattern but is no day; Date.parse would roll it over to March. */
+function isCalendarDate(value: string): boolean {
+  const [y, m, d] = value.split('-').map(Number);
+  if (y === undefined || m === undefined || d === undefined) return false;
+  const date = new Date(Date.UTC(y, m - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
 }

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GraphQLError } from 'graphql';
 import { type CryptoKey, type JWK, SignJWT } from 'jose';
 import { LocalObjectStore } from '../../src/adapters/object-store/local.js';
 import type { ObjectStore } from '../../src/adapters/object-store/port.js';
@@ -42,6 +43,22 @@ export const ROLES_CLAIM = `${TOKEN_SETTINGS.claimsNamespace}roles`;
 export const DEMO_NOW = new Date('2026-11-21T06:15:00.000Z');
 export const DEMO_SEED = 20_261_121;
 export const DEMO_CUSTOMERS = 120;
+
+/**
+ * vitest would resolve `graphql` for the sources it transforms to the ESM
+ * build while `@apollo/server`, loaded by Node, gets the CommonJS one: two
+ * `GraphQLError` classes, and a server under test that differs from the real
+ * one. `vitest.config.ts` aliases `graphql` to one file; this guard fails
+ * loudly if that ever stops holding.
+ */
+function assertOneGraphqlCopy(): void {
+  const asNode = (createRequire(import.meta.url)('graphql') as { GraphQLError: unknown }).GraphQLError;
+  if (asNode !== GraphQLError) {
+    throw new Error(
+      'api harness: two copies of graphql-js are loaded; check the graphql alias in vitest.config.ts',
+    );
+  }
+}
 
 export interface HarnessOptions {
   readonly customers?: number;
@@ -137,6 +154,7 @@ function hermeticEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 /** Build the demo lake and start the API on a free port. Call `close()` in `afterAll`. */
 export async function startApiHarness(options: HarnessOptions = {}): Promise<ApiHarness> {
+  assertOneGraphqlCopy();
   // Audit lines and expected authentication warnings would drown the test output.
   if (!process.env.GOLDGATE_LOG_LEVEL) logger.setLogLevel('ERROR');
   const lakeDir = await mkdtemp(join(tmpdir(), 'goldgate-api-lake-'));
@@ -310,19 +328,4 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
     await closeAll().catch(() => undefined);
     throw error;
   }
-}
-
-/**
- * graphql-js as Node resolves it (the CommonJS build, `index.js`), for
- * `vi.mock('graphql', ...)` in API test files.
- *
- * Why: vitest resolves `graphql` in the sources it transforms through the
- * package's `module` field (`index.mjs`), while `@apollo/server`, loaded by
- * Node itself, gets `index.js`. Two copies mean two `GraphQLError` classes, so
- * Apollo no longer recognises the gateway's own errors (the 401 reads
- * "Context creation failed: Unauthorized"). Under `node`/`tsx` (goldgate
- * start/serve) there is one copy; this makes the tests see the same.
- */
-export function sameGraphqlAsNode(): Record<string, unknown> {
-  return createRequire(import.meta.url)('graphql') as Record<string, unknown>;
 }

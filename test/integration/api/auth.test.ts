@@ -1,12 +1,9 @@
 import { base64url, decodeJwt, generateKeyPair, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminOnlyPolicy } from '../../../src/auth/access.js';
 import { MartReader, RequestScope } from '../../../src/query/service.js';
 import { logger } from '../../../src/runtime/logger.js';
 import { type ApiHarness, ROLES_CLAIM, startApiHarness, TOKEN_SETTINGS } from '../../support/api-harness.js';
-
-// One copy of graphql-js, as under Node: see `sameGraphqlAsNode` in the harness.
-vi.mock('graphql', async () => (await import('../../support/api-harness.js')).sameGraphqlAsNode());
 
 /** The one answer to any request without a valid token, byte for byte (Apollo ends JSON bodies with a newline). */
 const UNAUTHORIZED_BODY = '{"errors":[{"message":"Unauthorized","extensions":{"code":"UNAUTHENTICATED"}}]}';
@@ -141,8 +138,10 @@ describe('a valid token', () => {
     const answer = await h.post({ query: QUERY }, { token: await h.adminToken() });
     expect(answer.status).toBe(200);
     expect(answer.json?.errors).toBeUndefined();
-    const nodes = (answer.json?.data?.customers as { nodes: Array<{ customerId: string; name: string }> })
-      .nodes;
+    const customers = answer.json?.data?.customers as
+      | { nodes: Array<{ customerId: string; name: string }> }
+      | undefined;
+    const nodes = customers?.nodes ?? [];
     expect(nodes.map((n) => n.customerId)).toEqual(firstIds);
     for (const node of nodes) expect(typeof node.name).toBe('string');
   });

@@ -39,7 +39,7 @@ describe('page query builder', () => {
       first: 5,
     });
     expect(q.text).toContain('"region" IN (CAST(? AS VARCHAR), CAST(? AS VARCHAR))');
-    expect(q.text).toContain('"lifetime_revenue" >= CAST(? AS DECIMAL(18,2))');
+    expect(q.text).toContain('"lifetime_revenue" >= CAST(? AS DECIMAL(38,6))');
     expect(q.text).toContain('"signup_date" < CAST(? AS DATE)');
     expect(q.text).toContain('starts_with("name", ?)');
     expect(q.text).toContain('strpos("name", ?) > 0');
