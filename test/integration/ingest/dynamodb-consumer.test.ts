@@ -16,6 +16,7 @@ import { type BronzeEvent, bronzeEventSchema, padSequence } from '../../../src/i
 import { InvalidSourceRecordError } from '../../../src/ingest/errors.js';
 import { parseBronzeKey } from '../../../src/lake/layout.js';
 import {
+import { fixturesDir } from '../../support/fixtures.js';
   av,
   compositeKeys,
   insertRecord,
@@ -27,7 +28,7 @@ import {
   ttlRemoveRecord,
 } from '../../support/builders/dynamodb.js';
 
-const FIXTURES = new URL('../../../../shared/fixtures/dynamodb/', import.meta.url);
+const FIXTURES = fixturesDir('dynamodb');
 const NOW = new Date('2026-11-21T06:15:00.000Z');
 const TABLES = { Accounts: 'accounts', Users: 'users', UsageEvents: 'usage_events' } as const;
 

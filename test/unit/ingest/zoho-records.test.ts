@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { toUtcInstant } from '../../../src/ingest/envelope.js';
 import { parseZohoListPage, zohoDeleteEvent, zohoRecordsToEvents } from '../../../src/ingest/zoho/records.js';
+import { fixturesDir } from '../../support/fixtures.js';
 
 const fixture = async (name: string): Promise<unknown> =>
-  JSON.parse(await readFile(new URL(`../../../../shared/fixtures/zoho/${name}`, import.meta.url), 'utf8'));
+  JSON.parse(await readFile(new URL(name, fixturesDir('zoho')), 'utf8'));
 const position = { runId: '20261121T061500Z-7f3a', page: 1, ingestedAt: '2026-11-21T06:15:00.000Z' };
 
 describe('Zoho list answers to Bronze events', () => {
