@@ -16,7 +16,6 @@ import { type BronzeEvent, bronzeEventSchema, padSequence } from '../../../src/i
 import { InvalidSourceRecordError } from '../../../src/ingest/errors.js';
 import { parseBronzeKey } from '../../../src/lake/layout.js';
 import {
-import { fixturesDir } from '../../support/fixtures.js';
   av,
   compositeKeys,
   insertRecord,
@@ -27,6 +26,7 @@ import { fixturesDir } from '../../support/fixtures.js';
   streamEvent,
   ttlRemoveRecord,
 } from '../../support/builders/dynamodb.js';
+import { fixturesDir } from '../../support/fixtures.js';
 
 const FIXTURES = fixturesDir('dynamodb');
 const NOW = new Date('2026-11-21T06:15:00.000Z');
