@@ -1,7 +1,7 @@
-import { MARTS } from './marts.js';
+import { MARTS } from './marts/index.js';
 import type { ColumnDef, MartDef } from './types.js';
 
-export { MARTS } from './marts.js';
+export { MARTS } from './marts/index.js';
 export type { ApiType, ColumnDef, MartDef, PiiTag, RelationDef, SqlType } from './types.js';
 
 const byName = new Map(MARTS.map((mart) => [mart.name, mart]));

@@ -145,7 +145,13 @@ export const zohoRecurringInvoices: EntityContract = {
     { name: 'recurring_invoice_id', sqlType: 'VARCHAR', path: '$.recurring_invoice_id', required: true },
     { name: 'recurrence_name', sqlType: 'VARCHAR', path: '$.recurrence_name' },
     { name: 'customer_id', sqlType: 'VARCHAR', path: '$.customer_id', required: true },
-    { name: 'status', sqlType: 'VARCHAR', path: '$.status', required: true, values: ['active', 'stopped', 'expired'] },
+    {
+      name: 'status',
+      sqlType: 'VARCHAR',
+      path: '$.status',
+      required: true,
+      values: ['active', 'stopped', 'expired'],
+    },
     {
       name: 'recurrence_frequency',
       sqlType: 'VARCHAR',

@@ -8,13 +8,14 @@ import { goldDataset, runPrefix, runReportKey, silverDataset } from '../lake/lay
 import { acquireLock } from '../lake/lock.js';
 import { type CheckResult, publishRun, resolveLatest } from '../lake/publish.js';
 import { newRunId, utcDate } from '../lake/run-id.js';
-import { sql } from '../sql/fragment.js';
+import { duckdbDialect } from '../sql/dialect.js';
+import { ident, raw, sql } from '../sql/fragment.js';
 import { listCommittedBronzeRuns } from './bronze-runs.js';
 import { runMartChecks } from './checks.js';
 import { ENTITIES, type EntityContract } from './entities.js';
 import { TransformError } from './errors.js';
 import { GOLD_MODELS } from './gold/index.js';
-import { mergeSilver, silverRelation } from './silver.js';
+import { emptySilverRelation, mergeSilver, silverRelation } from './silver.js';
 
 export const PIPELINE_JOB = 'pipeline';
 const SILVER_CHECKPOINT = 'silver';
@@ -232,27 +233,20 @@ async function goldStep(
   const silverRuns: Record<string, string> = {};
   for (const [name, contract] of Object.entries(model.inputs)) {
     const pointer = await resolveLatest(store, silverDataset(contract.source, contract.entity));
-    if (!pointer) {
-      return {
-        step,
-        status: 'skipped',
-        rowsIn: 0,
-        rowsOut: 0,
-        quarantined: 0,
-        durationMs: Date.now() - began,
-        checks: [],
-      };
-    }
-    relations[name] = silverRelation(store, pointer.path);
-    silverRuns[`${contract.source}/${contract.entity}`] = pointer.run_id;
+    // An entity that never received an event is empty, not missing: the mart still builds.
+    relations[name] = pointer ? silverRelation(store, pointer.path) : emptySilverRelation(contract);
+    silverRuns[`${contract.source}/${contract.entity}`] = pointer?.run_id ?? 'none';
   }
   const dataset = goldDataset(model.mart.name, model.mart.schemaVersion);
   const prefix = runPrefix(dataset, runId);
-  const output = `${await store.prepareWrite(prefix)}/part-00000.parquet`;
-  await engine.execute({
-    sql: sql`COPY (${model.query(relations, utcDate(startedAt))}) TO ${output} (FORMAT parquet)`,
-    label: `${step}.build`,
-  });
+  const location = await store.prepareWrite(prefix);
+  const query = model.query({ inputs: relations, asOf: utcDate(startedAt), dialect: duckdbDialect });
+  const partitions = model.mart.partitionBy.map((c) => ident(c)).join(', ');
+  // Partition columns stay inside the files too: readers never depend on `key=value` folder names.
+  const build = partitions
+    ? sql`COPY (${query}) TO ${location} (FORMAT parquet, PARTITION_BY (${raw(partitions)}), WRITE_PARTITION_COLUMNS true)`
+    : sql`COPY (${query}) TO ${`${location}/part-00000.parquet`} (FORMAT parquet)`;
+  await engine.execute({ sql: build, label: `${step}.build` });
   const relation = engine.martRelation({
     mart: model.mart.name,
     schemaVersion: model.mart.schemaVersion,

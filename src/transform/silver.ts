@@ -245,3 +245,11 @@ export async function mergeSilver(input: {
 export function silverRelation(store: ObjectStore, snapshotPrefix: string): SqlFragment {
   return sql`(SELECT * FROM ${readParquet(`${store.locationOf(snapshotPrefix)}/data.parquet`)} WHERE NOT _deleted)`;
 }
+
+/** The relation of an entity that has no Silver version yet: its typed columns, no rows. */
+export function emptySilverRelation(contract: EntityContract): SqlFragment {
+  const columns = contract.fields.map((f) => `CAST(NULL AS ${f.sqlType}) AS ${ident(f.name)}`).join(', ');
+  return raw(
+    `(SELECT CAST(NULL AS VARCHAR) AS _key, ${columns}, CAST(NULL AS TIMESTAMP) AS _source_ts, CAST(NULL AS VARCHAR) AS _seq, FALSE AS _deleted WHERE FALSE)`,
+  );
+}

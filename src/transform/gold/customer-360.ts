@@ -1,4 +1,5 @@
-import { customer360 } from '../../catalog/marts.js';
+import { customer360 } from '../../catalog/marts/index.js';
+import type { SqlDialect } from '../../sql/dialect.js';
 import { ident, join, raw, type SqlFragment, sql } from '../../sql/fragment.js';
 import { COUNTRY_REGIONS } from '../regions.js';
 
@@ -24,7 +25,7 @@ export interface Customer360Inputs {
  *   to cents per invoice; draft and void invoices are not revenue;
  * - overdue: open balance whose due date is before `as_of`.
  */
-export function customer360Query(inputs: Customer360Inputs, asOf: string): SqlFragment {
+export function customer360Query(inputs: Customer360Inputs, asOf: string, d: SqlDialect): SqlFragment {
   const regionRows = join(
     COUNTRY_REGIONS.map(([country, region]) => sql`(${country}, ${region})`),
     ', ',
@@ -34,21 +35,25 @@ export function customer360Query(inputs: Customer360Inputs, asOf: string): SqlFr
   contacts AS (SELECT * FROM ${inputs.contacts} AS c WHERE coalesce(contact_type, 'customer') = 'customer'),
   accounts AS (
     SELECT * FROM ${inputs.accounts} AS a WHERE zoho_contact_id IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY zoho_contact_id ORDER BY signup_at, account_id) = 1
+  ),
+  first_accounts AS (
+    SELECT * FROM (
+      SELECT *, row_number() OVER (PARTITION BY zoho_contact_id ORDER BY signup_at, account_id) AS rn FROM accounts
+    ) AS ranked WHERE rn = 1
   ),
   invoices AS (
     SELECT customer_id, invoice_date, due_date, status,
       CAST(round(total * coalesce(exchange_rate, 1), 2) AS DECIMAL(18,2)) AS total_base,
       CAST(round(balance * coalesce(exchange_rate, 1), 2) AS DECIMAL(18,2)) AS balance_base
     FROM ${inputs.invoices} AS i
-    WHERE NOT list_contains(${NON_REVENUE_STATUSES}, status)
+    WHERE NOT ${d.inList(raw('status'), NON_REVENUE_STATUSES)}
   ),
   invoice_totals AS (
     SELECT customer_id,
       min(invoice_date) AS first_invoice_date,
       sum(total_base) AS lifetime_revenue,
-      sum(CASE WHEN list_contains(${OPEN_INVOICE_STATUSES}, status) THEN balance_base ELSE 0 END) AS outstanding_balance,
-      sum(CASE WHEN list_contains(${OPEN_INVOICE_STATUSES}, status) AND due_date < CAST(${asOf} AS DATE)
+      sum(CASE WHEN ${d.inList(raw('status'), OPEN_INVOICE_STATUSES)} THEN balance_base ELSE 0 END) AS outstanding_balance,
+      sum(CASE WHEN ${d.inList(raw('status'), OPEN_INVOICE_STATUSES)} AND due_date < CAST(${asOf} AS DATE)
                THEN balance_base ELSE 0 END) AS overdue_balance
     FROM invoices GROUP BY customer_id
   ),
@@ -72,7 +77,7 @@ export function customer360Query(inputs: Customer360Inputs, asOf: string): SqlFr
       CAST(coalesce(t.overdue_balance, 0) AS DECIMAL(18,2)) AS overdue_balance,
       CAST(${asOf} AS DATE) AS as_of
     FROM contacts c
-    LEFT JOIN accounts a ON a.zoho_contact_id = c.contact_id
+    LEFT JOIN first_accounts a ON a.zoho_contact_id = c.contact_id
     LEFT JOIN invoice_totals t ON t.customer_id = c.contact_id
     LEFT JOIN country_regions cr ON cr.country = c.country
   )

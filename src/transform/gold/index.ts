@@ -1,34 +1,28 @@
-import { customer360 } from '../../catalog/marts.js';
-import type { MartDef } from '../../catalog/types.js';
-import type { SqlFragment } from '../../sql/fragment.js';
-import { dynamoAccounts, type EntityContract, zohoContacts, zohoInvoices } from '../entities.js';
+import { customer360 } from '../../catalog/marts/index.js';
+import { dynamoAccounts, zohoContacts, zohoInvoices } from '../entities.js';
 import { customer360Query } from './customer-360.js';
+import { FINANCE_MODELS } from './finance.js';
+import { KPI_MODELS } from './kpi.js';
+import { type GoldModel, input } from './model.js';
 
-/** How one Gold mart is built: which Silver entities it reads and its query. */
-export interface GoldModel {
-  readonly mart: MartDef;
-  readonly inputs: Readonly<Record<string, EntityContract>>;
-  query(inputs: Readonly<Record<string, SqlFragment>>, asOf: string): SqlFragment;
-}
+export type { GoldContext, GoldModel } from './model.js';
 
-function input(inputs: Readonly<Record<string, SqlFragment>>, name: string): SqlFragment {
-  const relation = inputs[name];
-  if (!relation) throw new TypeError(`missing Silver input ${name}`);
-  return relation;
-}
-
+/** Every Gold model, one per mart of the catalog. */
 export const GOLD_MODELS: readonly GoldModel[] = [
   {
     mart: customer360,
     inputs: { contacts: zohoContacts, invoices: zohoInvoices, accounts: dynamoAccounts },
-    query: (inputs, asOf) =>
+    query: (ctx) =>
       customer360Query(
         {
-          contacts: input(inputs, 'contacts'),
-          invoices: input(inputs, 'invoices'),
-          accounts: input(inputs, 'accounts'),
+          contacts: input(ctx, 'contacts'),
+          invoices: input(ctx, 'invoices'),
+          accounts: input(ctx, 'accounts'),
         },
-        asOf,
+        ctx.asOf,
+        ctx.dialect,
       ),
   },
+  ...FINANCE_MODELS,
+  ...KPI_MODELS,
 ];

@@ -283,11 +283,9 @@ describe('pipeline golden dataset', () => {
   it('is incremental: a rerun with no new Bronze merges nothing and gives the same Gold', async () => {
     const before = await goldRows();
     const report = await runPipeline({ store, engine, now: clock });
-    expect(report.steps.filter((s) => s.step.startsWith('silver.')).map((s) => s.status)).toEqual([
-      'skipped',
-      'skipped',
-      'skipped',
-    ]);
+    const silverSteps = report.steps.filter((s) => s.step.startsWith('silver.'));
+    expect(silverSteps.length).toBeGreaterThanOrEqual(3);
+    expect(silverSteps.every((s) => s.status === 'skipped')).toBe(true);
     expect(await goldRows()).toEqual(before);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MARTS, validateCatalog } from '../../../src/catalog/index.js';
-import { customer360 } from '../../../src/catalog/marts.js';
+import { customer360 } from '../../../src/catalog/marts/index.js';
 
 describe('mart catalog', () => {
   it('is consistent', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { MartAccess } from '../../../src/auth/access.js';
-import { customer360 } from '../../../src/catalog/marts.js';
+import { customer360 } from '../../../src/catalog/marts/index.js';
 import { countQuery, encodeCursor, type MartFilter, pageQuery } from '../../../src/query/builder.js';
 import { raw } from '../../../src/sql/fragment.js';
 

@@ -1,7 +1,7 @@
 import { buildSchema, type GraphQLObjectType, isNonNullType } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { camelCase, MARTS } from '../../../src/catalog/index.js';
-import { customer360 } from '../../../src/catalog/marts.js';
+import { customer360 } from '../../../src/catalog/marts/index.js';
 import type { MartDef } from '../../../src/catalog/types.js';
 import { buildTypeDefs } from '../../../src/schema/sdl.js';
 

@@ -1,4 +1,4 @@
-import type { MartDef } from './types.js';
+import type { MartDef } from '../types.js';
 
 /**
  * Customer 360: one row per customer (a Zoho Books contact of type customer),
@@ -136,6 +136,3 @@ export const customer360: MartDef = {
     },
   ],
 };
-
-/** Every mart the API serves. */
-export const MARTS: readonly MartDef[] = [customer360];
