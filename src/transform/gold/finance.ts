@@ -1,4 +1,4 @@
 import type { GoldModel } from './model.js';
 
-/** Finance marts' models (invoices, payments, ar_aging, mrr_monthly, revenue_cohorts). */
+/** Finance marts' models (invoices, payments, ar_aging). */
 export const FINANCE_MODELS: readonly GoldModel[] = [];

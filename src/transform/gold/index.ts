@@ -4,6 +4,7 @@ import { customer360Query } from './customer-360.js';
 import { FINANCE_MODELS } from './finance.js';
 import { KPI_MODELS } from './kpi.js';
 import { type GoldModel, input } from './model.js';
+import { REVENUE_MODELS } from './revenue.js';
 
 export type { GoldContext, GoldModel } from './model.js';
 
@@ -24,5 +25,6 @@ export const GOLD_MODELS: readonly GoldModel[] = [
       ),
   },
   ...FINANCE_MODELS,
+  ...REVENUE_MODELS,
   ...KPI_MODELS,
 ];

@@ -1,0 +1,54 @@
+import type { SqlDialect } from '../../sql/dialect.js';
+import { join, raw, type SqlFragment, sql } from '../../sql/fragment.js';
+import { COUNTRY_REGIONS } from '../regions.js';
+
+/**
+ * Building blocks every mart shares, so that a definition (a customer's
+ * region, an amount in base currency, what counts as open) is written once.
+ * Each returns the body of a CTE: use as `name AS (${block})`.
+ */
+
+/** Invoice statuses whose balance is still owed. */
+export const OPEN_INVOICE_STATUSES = ['sent', 'viewed', 'overdue', 'partially_paid', 'unpaid'] as const;
+/** Invoice statuses that are not revenue. */
+export const NON_REVENUE_STATUSES = ['draft', 'void'] as const;
+
+/**
+ * One row per customer with its linked account and region:
+ * `customer_id, account_id, region, plan, seats, signup_at, account_status`.
+ * Customers are Zoho contacts of type customer (or no type). The linked account is
+ * the earliest-signed-up live account whose `zoho_contact_id` is the contact
+ * (ties by account_id). Region: the account's, else the billing country's,
+ * else `UNKNOWN`.
+ */
+export function customerDimension(contacts: SqlFragment, accounts: SqlFragment): SqlFragment {
+  const regionRows = join(
+    COUNTRY_REGIONS.map(([country, region]) => sql`(${country}, ${region})`),
+    ', ',
+  );
+  return sql`SELECT c.contact_id AS customer_id, a.account_id, coalesce(a.region, cr.region, 'UNKNOWN') AS region,
+      a.plan, a.seats, a.signup_at, a.status AS account_status
+    FROM (SELECT * FROM ${contacts} AS c0 WHERE coalesce(contact_type, 'customer') = 'customer') AS c
+    LEFT JOIN (
+      SELECT * FROM (
+        SELECT a0.*, row_number() OVER (PARTITION BY zoho_contact_id ORDER BY signup_at, account_id) AS rn
+        FROM ${accounts} AS a0 WHERE zoho_contact_id IS NOT NULL
+      ) AS ranked WHERE rn = 1
+    ) AS a ON a.zoho_contact_id = c.contact_id
+    LEFT JOIN (SELECT * FROM (VALUES ${regionRows}) AS r(country, region)) AS cr ON cr.country = c.country`;
+}
+
+/**
+ * Invoices that are revenue (not draft, not void) with amounts in base
+ * currency: amount x the invoice's own exchange_rate, rounded to cents per
+ * invoice. Columns: every Silver invoice column plus `total_base`,
+ * `balance_base`, `is_open`.
+ */
+export function revenueInvoices(invoices: SqlFragment, d: SqlDialect): SqlFragment {
+  return sql`SELECT i.*,
+      CAST(round(total * coalesce(exchange_rate, 1), 2) AS DECIMAL(18,2)) AS total_base,
+      CAST(round(balance * coalesce(exchange_rate, 1), 2) AS DECIMAL(18,2)) AS balance_base,
+      (${d.inList(raw('status'), OPEN_INVOICE_STATUSES)} AND balance > 0) AS is_open
+    FROM ${invoices} AS i
+    WHERE NOT ${d.inList(raw('status'), NON_REVENUE_STATUSES)}`;
+}
