@@ -109,6 +109,11 @@ export function quarantineKey(ref: BronzeRunRef): string {
   return `quarantine/${name(ref.source, 'source')}/${name(ref.entity, 'entity')}/ingest_date=${date(ref.ingestDate)}/run_id=${assertRunId(ref.runId)}/rows.jsonl.gz`;
 }
 
+/** `quarantine/condemned/{source}/{entity}/ingest_date=.../run_id=.../rows.jsonl.gz`: rows no longer retried. */
+export function condemnedKey(ref: BronzeRunRef): string {
+  return `quarantine/condemned/${quarantineKey(ref).slice('quarantine/'.length)}`;
+}
+
 /** `_checkpoints/{job}.json` */
 export function checkpointKey(job: string): string {
   return `_checkpoints/${jobName(job)}.json`;

@@ -1,7 +1,5 @@
-import { z } from 'zod';
 import type { ObjectStore } from '../adapters/object-store/port.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
-import { readCheckpoint, writeCheckpoint } from '../lake/checkpoint.js';
 import { PublishBlockedError } from '../lake/errors.js';
 import { jsonBody } from '../lake/json.js';
 import { goldDataset, runPrefix, runReportKey, silverDataset } from '../lake/layout.js';
@@ -15,17 +13,10 @@ import { runMartChecks } from './checks.js';
 import { ENTITIES, type EntityContract } from './entities.js';
 import { TransformError } from './errors.js';
 import { GOLD_MODELS } from './gold/index.js';
-import { emptySilverRelation, mergeSilver, silverRelation } from './silver.js';
+import { emptySilverRelation, mergeSilver, STAGING_ROOT, silverRelation, stagingPrefixOf } from './silver.js';
+import { entityKeyOf, readSilverState, type SilverState, writeSilverState } from './state.js';
 
 export const PIPELINE_JOB = 'pipeline';
-const SILVER_CHECKPOINT = 'silver';
-
-const silverCheckpointSchema = z.object({
-  version: z.literal(1),
-  /** Per `source/entity`, the Bronze run keys already merged into Silver. */
-  merged: z.record(z.string(), z.array(z.string())),
-});
-type SilverCheckpoint = z.infer<typeof silverCheckpointSchema>;
 
 /** One line of progress, for the CLI and logs. */
 export interface ProgressEvent {
@@ -88,14 +79,9 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
   const progress = (step: string, detail: string): void =>
     options.onProgress?.({ step, detail, index, total });
   try {
-    let checkpoint: SilverCheckpoint = (await readCheckpoint(
-      store,
-      SILVER_CHECKPOINT,
-      silverCheckpointSchema,
-    )) ?? {
-      version: 1,
-      merged: {},
-    };
+    // Scratch left by a run that crashed: only this run, holding the lock, can be writing staging now.
+    await removeStaging(store, STAGING_ROOT);
+    let checkpoint = await readSilverState(store);
     for (const contract of ENTITIES) {
       index += 1;
       const step = `silver.${contract.source}.${contract.entity}`;
@@ -105,8 +91,9 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
       if (result.checkpoint) {
         await lock.assertHeld(now());
         checkpoint = result.checkpoint;
-        await writeCheckpoint(store, SILVER_CHECKPOINT, checkpoint);
+        await writeSilverState(store, checkpoint);
       }
+      await removeStaging(store, stagingPrefixOf(runId, contract));
       progress(
         step,
         `${result.report.status}: ${result.report.rowsIn} events in, ${result.report.rowsOut} rows`,
@@ -148,75 +135,107 @@ async function runStep<T>(step: string, fn: () => Promise<T>): Promise<T> {
 async function silverStep(
   options: PipelineOptions,
   contract: EntityContract,
-  checkpoint: SilverCheckpoint,
+  checkpoint: SilverState,
   runId: string,
   startedAt: Date,
-): Promise<{ report: StepReport; checkpoint?: SilverCheckpoint }> {
+): Promise<{ report: StepReport; checkpoint?: SilverState }> {
   const { store, engine } = options;
   const began = Date.now();
   const step = `silver.${contract.source}.${contract.entity}`;
-  const entityKey = `${contract.source}/${contract.entity}`;
+  const entityKey = entityKeyOf(contract);
   const dataset = silverDataset(contract.source, contract.entity);
   const merged = new Set(checkpoint.merged[entityKey] ?? []);
   const pending = (await listCommittedBronzeRuns(store, contract.source, contract.entity)).filter(
     (run) => !merged.has(run.key),
   );
+  const retried = checkpoint.quarantine.open[entityKey] ?? [];
   const latest = await resolveLatest(store, dataset);
-  if (pending.length === 0) {
+  const report = (status: StepReport['status'], extra: Partial<StepReport>): StepReport => ({
+    step,
+    status,
+    rowsIn: 0,
+    rowsOut: latest?.row_count ?? 0,
+    quarantined: 0,
+    durationMs: Date.now() - began,
+    checks: [],
+    ...extra,
+  });
+  if (pending.length === 0 && retried.length === 0) {
+    return { report: report('skipped', latest ? { runId: latest.run_id } : {}) };
+  }
+  {
+    const result = await mergeSilver({
+      store,
+      engine,
+      contract,
+      bronzeKeys: pending.flatMap((run) => run.parts),
+      quarantineKeys: retried,
+      previousPrefix: latest?.path,
+      runId,
+      ingestDate: utcDate(startedAt),
+    });
+    const counts = {
+      rowsIn: result.eventsIn,
+      rowsOut: result.liveRows,
+      quarantined: result.quarantined + result.condemned,
+      runId,
+      checks: result.checks,
+      inputs: { bronze_runs: pending.map((run) => run.key), quarantine_retried: retried },
+    };
+    try {
+      await publishRun(store, dataset, {
+        runId,
+        rowCount: result.liveRows,
+        checks: result.checks,
+        now: startedAt,
+        details: {
+          bronze_runs: pending.map((run) => run.key),
+          previous_run: latest?.run_id ?? null,
+          events_in: result.eventsIn,
+          skipped: result.skipped,
+          quarantined: result.quarantined,
+          condemned: result.condemned,
+          recovered: result.recovered,
+          tombstones: result.tombstones,
+          quarantine_key: result.quarantineKey ?? null,
+          condemned_key: result.condemnedKey ?? null,
+        },
+      });
+    } catch (error) {
+      // A blocked Silver version is not served and its runs stay pending: Gold reads the previous one.
+      if (error instanceof PublishBlockedError) return { report: report('blocked', counts) };
+      throw error;
+    }
+    const condemned = checkpoint.quarantine.condemned[entityKey] ?? [];
     return {
-      report: {
-        step,
-        status: 'skipped',
-        rowsIn: 0,
-        rowsOut: latest?.row_count ?? 0,
-        quarantined: 0,
-        durationMs: Date.now() - began,
-        ...(latest ? { runId: latest.run_id } : {}),
-        checks: [],
+      report: report('published', counts),
+      checkpoint: {
+        ...checkpoint,
+        merged: { ...checkpoint.merged, [entityKey]: [...merged, ...pending.map((run) => run.key)].sort() },
+        quarantine: {
+          ...checkpoint.quarantine,
+          open: {
+            ...checkpoint.quarantine.open,
+            [entityKey]: result.quarantineKey ? [result.quarantineKey] : [],
+          },
+          condemned: {
+            ...checkpoint.quarantine.condemned,
+            [entityKey]: result.condemnedKey ? [...condemned, result.condemnedKey] : condemned,
+          },
+        },
       },
     };
   }
-  const result = await mergeSilver({
-    store,
-    engine,
-    contract,
-    bronzeKeys: pending.flatMap((run) => run.parts),
-    previousPrefix: latest?.path,
-    runId,
-    ingestDate: utcDate(startedAt),
-  });
-  await publishRun(store, dataset, {
-    runId,
-    rowCount: result.liveRows,
-    checks: result.checks,
-    now: startedAt,
-    details: {
-      bronze_runs: pending.map((run) => run.key),
-      previous_run: latest?.run_id ?? null,
-      events_in: result.eventsIn,
-      ttl_skipped: result.ttlSkipped,
-      quarantined: result.quarantined,
-      tombstones: result.tombstones,
-      quarantine_key: result.quarantineKey ?? null,
-    },
-  });
-  return {
-    report: {
-      step,
-      status: 'published',
-      rowsIn: result.eventsIn,
-      rowsOut: result.liveRows,
-      quarantined: result.quarantined,
-      durationMs: Date.now() - began,
-      runId,
-      checks: result.checks,
-      inputs: { bronze_runs: pending.map((run) => run.key) },
-    },
-    checkpoint: {
-      version: 1,
-      merged: { ...checkpoint.merged, [entityKey]: [...merged, ...pending.map((run) => run.key)].sort() },
-    },
-  };
+}
+
+async function hasParquet(store: ObjectStore, prefix: string): Promise<boolean> {
+  for await (const info of store.list(prefix)) if (info.key.endsWith('.parquet')) return true;
+  return false;
+}
+
+/** Staging files are scratch: removed once their run is recorded (or, after a crash, by the next run). */
+async function removeStaging(store: ObjectStore, prefix: string): Promise<void> {
+  for await (const info of store.list(prefix)) await store.delete(info.key);
 }
 
 async function goldStep(
@@ -247,6 +266,13 @@ async function goldStep(
     ? sql`COPY (${query}) TO ${location} (FORMAT parquet, PARTITION_BY (${raw(partitions)}), WRITE_PARTITION_COLUMNS true)`
     : sql`COPY (${query}) TO ${`${location}/part-00000.parquet`} (FORMAT parquet)`;
   await engine.execute({ sql: build, label: `${step}.build` });
+  if (partitions && !(await hasParquet(store, prefix))) {
+    // A partitioned COPY of no rows writes no file; an empty run must still have its (typed) data file.
+    await engine.execute({
+      sql: sql`COPY (SELECT * FROM (${query}) AS q WHERE FALSE) TO ${`${location}/part-00000.parquet`} (FORMAT parquet)`,
+      label: `${step}.build.empty`,
+    });
+  }
   const relation = engine.martRelation({
     mart: model.mart.name,
     schemaVersion: model.mart.schemaVersion,

@@ -1,6 +1,6 @@
 import type { ObjectStore } from '../adapters/object-store/port.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
-import { quarantineKey, runPrefix, silverDataset } from '../lake/layout.js';
+import { condemnedKey, quarantineKey, runPrefix, silverDataset } from '../lake/layout.js';
 import type { CheckResult } from '../lake/publish.js';
 import { ident, join, raw, type SqlFragment, sql } from '../sql/fragment.js';
 import type { EntityContract, FieldDef } from './entities.js';
@@ -30,8 +30,25 @@ const BRONZE_COLUMNS =
   "{key: 'VARCHAR', op: 'VARCHAR', source_ts: 'VARCHAR', seq: 'VARCHAR', run_id: 'VARCHAR', " +
   "ingested_at: 'VARCHAR', payload: 'JSON', meta: 'JSON'}";
 
-/** Bronze events of some runs, typed by the entity contract, each with its violations (if any). */
-function typedEvents(contract: EntityContract, bronzeFiles: readonly string[]): SqlFragment {
+/** Quarantine rows keep the original event nested (`lake.md`), with their attempt count. */
+const QUARANTINE_COLUMNS =
+  "{event: 'STRUCT(key VARCHAR, op VARCHAR, source_ts VARCHAR, seq VARCHAR, run_id VARCHAR, ingested_at VARCHAR, payload JSON, meta JSON)', " +
+  "attempt_count: 'INTEGER', first_quarantined_run: 'VARCHAR'}";
+
+/** Where one merge reads its events from. */
+export interface SilverSources {
+  /** Bronze parts not merged yet. */
+  readonly bronzeFiles: readonly string[];
+  /** Open quarantine files whose rows are retried. */
+  readonly quarantineFiles: readonly string[];
+}
+
+/**
+ * The new events of a merge, typed by the entity contract, each with its
+ * violations (if any), its attempt count and whether it is skipped (a TTL
+ * expiry or a keys-only image: neither is a business change).
+ */
+function stagingQuery(contract: EntityContract, sources: SilverSources, runId: string): SqlFragment {
   const extracted = join(
     contract.fields.map(
       (f) => sql`NULLIF(TRIM(json_extract_string(payload, ${f.path})), '') AS ${raw(rawName(f))}`,
@@ -43,28 +60,46 @@ function typedEvents(contract: EntityContract, bronzeFiles: readonly string[]): 
     ',\n      ',
   );
   const checks = join(contract.fields.flatMap(violationChecks), ',\n        ');
-  return sql`raw_events AS (
-    SELECT key AS _key, op AS _op, source_ts, seq, run_id, ingested_at, payload
-    FROM ${readBronze(bronzeFiles)}
-    WHERE NOT coalesce(TRY_CAST(json_extract(meta, '$.ttl_expiry') AS BOOLEAN), false)
+  const parts: SqlFragment[] = [];
+  if (sources.bronzeFiles.length > 0) {
+    parts.push(sql`SELECT key, op, source_ts, seq, run_id, ingested_at, payload, meta,
+        0 AS attempt_count, CAST(NULL AS VARCHAR) AS first_quarantined_run
+      FROM ${readBronze(sources.bronzeFiles)}`);
+  }
+  if (sources.quarantineFiles.length > 0) {
+    parts.push(sql`SELECT event.key, event.op, event.source_ts, event.seq, event.run_id, event.ingested_at,
+        event.payload, event.meta, attempt_count, first_quarantined_run
+      FROM read_json(${sources.quarantineFiles}, format = 'newline_delimited', compression = 'gzip',
+        hive_partitioning = false, columns = ${raw(QUARANTINE_COLUMNS)})`);
+  }
+  return sql`WITH raw_events AS (
+    ${join(parts, '\n    UNION ALL\n    ')}
   ),
   extracted AS (
     SELECT *,
+      coalesce(TRY_CAST(json_extract(meta, '$.ttl_expiry') AS BOOLEAN), false)
+        OR (coalesce(TRY_CAST(json_extract(meta, '$.keys_only') AS BOOLEAN), false) AND op <> 'D') AS _skipped,
       ${extracted}
     FROM raw_events
-  ),
-  typed AS (
-    SELECT _key, _op, payload, source_ts, seq, run_id,
-      CAST(source_ts AS TIMESTAMP) AS _source_ts, seq AS _seq, run_id AS _run_id,
-      CAST(ingested_at AS TIMESTAMP) AS _ingested_at,
-      ${typed},
-      NULLIF(concat_ws(';',
-        CASE WHEN _key IS NULL OR _key = '' THEN 'MISSING_KEY' END,
-        CASE WHEN _op NOT IN ('I', 'U', 'D') THEN 'UNKNOWN_OP' END,
-        ${checks}
-      ), '') AS _violation
-    FROM extracted
-  )`;
+  )
+  SELECT key AS _key, op AS _op,
+    CAST(source_ts AS TIMESTAMP) AS _source_ts, seq AS _seq, run_id AS _run_id,
+    CAST(ingested_at AS TIMESTAMP) AS _ingested_at,
+    ${typed},
+    _skipped,
+    CASE WHEN _skipped THEN NULL ELSE NULLIF(concat_ws(';',
+      CASE WHEN key IS NULL OR key = '' THEN 'MISSING_KEY' END,
+      CASE WHEN op IS NULL OR op NOT IN ('I', 'U', 'D') THEN 'UNKNOWN_OP' END,
+      CASE WHEN TRY_CAST(source_ts AS TIMESTAMP) IS NULL THEN 'TYPE_MISMATCH:source_ts' END,
+      ${checks}
+    ), '') END AS _violation,
+    attempt_count AS _attempts,
+    coalesce(first_quarantined_run, ${runId}) AS _first_quarantined_run,
+    -- The original event travels with rows that may be quarantined; valid rows drop it.
+    CASE WHEN _violation IS NULL THEN NULL ELSE
+      json_object('source', ${contract.source}, 'entity', ${contract.entity}, 'key', key, 'op', op, 'source_ts', source_ts, 'seq', seq, 'run_id', run_id,
+                  'ingested_at', ingested_at, 'payload', payload, 'meta', meta) END AS _event
+  FROM extracted`;
 }
 
 function rawName(f: FieldDef): string {
@@ -93,10 +128,20 @@ function fieldList(contract: EntityContract): string {
   return contract.fields.map((f) => ident(f.name)).join(', ');
 }
 
-/** The statement writing the next Silver snapshot. */
+/** The statement that parses new events once into a typed staging file. */
+export function stagingStatement(
+  contract: EntityContract,
+  sources: SilverSources,
+  runId: string,
+  output: string,
+): SqlFragment {
+  return sql`COPY (${stagingQuery(contract, sources, runId)}) TO ${output} (FORMAT parquet)`;
+}
+
+/** The statement writing the next Silver snapshot from the previous one and the staged events. */
 export function silverMergeStatement(input: {
   readonly contract: EntityContract;
-  readonly bronzeFiles: readonly string[];
+  readonly staging: string;
   /** The previous snapshot's Parquet location, if any. */
   readonly previous: string | undefined;
   readonly output: string;
@@ -107,50 +152,51 @@ export function silverMergeStatement(input: {
       UNION ALL BY NAME `
     : sql``;
   return sql`COPY (
-  WITH ${typedEvents(input.contract, input.bronzeFiles)},
-  candidates AS (
+  WITH candidates AS (
     ${previous}SELECT _key, ${fields}, _source_ts, _seq, _run_id, _ingested_at, _op = 'D' AS _deleted
-    FROM typed WHERE _violation IS NULL
+    FROM ${readParquet(input.staging)} WHERE NOT _skipped AND _violation IS NULL
   )
   SELECT _key, ${fields}, _source_ts, _seq, _run_id, _ingested_at, _deleted
   FROM candidates
-  QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source_ts DESC, _seq DESC, _deleted DESC) = 1
+  QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source_ts DESC, _seq DESC, _deleted DESC, _run_id DESC) = 1
   ORDER BY _key
 ) TO ${input.output} (FORMAT parquet)`;
 }
 
-/** The statement writing rows that broke the contract, with their reason codes. */
+/** After this many failed attempts a row is condemned: not retried without an explicit command. */
+export const MAX_QUARANTINE_ATTEMPTS = 3;
+
+/** The statement writing staged rows that broke the contract, open or condemned. */
 export function quarantineStatement(input: {
-  readonly contract: EntityContract;
-  readonly bronzeFiles: readonly string[];
+  readonly staging: string;
+  readonly condemned: boolean;
   readonly output: string;
 }): SqlFragment {
+  const which = input.condemned ? raw('>=') : raw('<');
   return sql`COPY (
-  WITH ${typedEvents(input.contract, input.bronzeFiles)}
-  SELECT json_object('source', ${input.contract.source}, 'entity', ${input.contract.entity}, 'key', _key, 'op', _op,
-           'source_ts', source_ts, 'seq', seq, 'run_id', run_id, 'payload', payload) AS event,
+  SELECT from_json(_event, '{"source":"VARCHAR","entity":"VARCHAR","key":"VARCHAR","op":"VARCHAR","source_ts":"VARCHAR","seq":"VARCHAR","run_id":"VARCHAR","ingested_at":"VARCHAR","payload":"JSON","meta":"JSON"}') AS event,
          split_part(split_part(_violation, ';', 1), ':', 1) AS reason_code,
          _violation AS reason,
-         1 AS attempt_count
-  FROM typed WHERE _violation IS NOT NULL
+         _attempts + 1 AS attempt_count,
+         _first_quarantined_run AS first_quarantined_run
+  FROM ${readParquet(input.staging)}
+  WHERE _violation IS NOT NULL AND _attempts + 1 ${which} ${MAX_QUARANTINE_ATTEMPTS}
   ORDER BY _key, _seq
 ) TO ${input.output} (FORMAT json, COMPRESSION gzip)`;
 }
 
-/** Counts that reconcile Bronze with the new snapshot. */
-function reconcileQuery(
-  contract: EntityContract,
-  bronzeFiles: readonly string[],
-  output: string,
-): SqlFragment {
-  return sql`WITH ${typedEvents(contract, bronzeFiles)},
+/** Counts that reconcile the staged events with the new snapshot (both Parquet: cheap). */
+function reconcileQuery(staging: string, output: string): SqlFragment {
+  return sql`WITH staged AS (SELECT * FROM ${readParquet(staging)}),
   snapshot AS (SELECT _key, _deleted FROM ${readParquet(output)})
   SELECT
-    (SELECT count(*) FROM ${readBronze(bronzeFiles)}) AS events_in,
-    (SELECT count(*) FROM typed) AS events_typed,
-    (SELECT count(*) FROM typed WHERE _violation IS NOT NULL) AS quarantined,
-    (SELECT count(*) FROM (SELECT DISTINCT _key FROM typed WHERE _violation IS NULL) k
-       WHERE k._key NOT IN (SELECT _key FROM snapshot)) AS keys_missing,
+    (SELECT count(*) FROM staged) AS events_in,
+    (SELECT count(*) FROM staged WHERE _skipped) AS skipped,
+    (SELECT count(*) FROM staged WHERE _violation IS NOT NULL AND _attempts + 1 < ${MAX_QUARANTINE_ATTEMPTS}) AS quarantined,
+    (SELECT count(*) FROM staged WHERE _violation IS NOT NULL AND _attempts + 1 >= ${MAX_QUARANTINE_ATTEMPTS}) AS condemned,
+    (SELECT count(*) FROM staged WHERE _attempts > 0 AND _violation IS NULL) AS recovered,
+    (SELECT count(*) FROM (SELECT DISTINCT _key FROM staged WHERE NOT _skipped AND _violation IS NULL) k
+       WHERE NOT EXISTS (SELECT 1 FROM snapshot s WHERE s._key = k._key)) AS keys_missing,
     (SELECT count(*) FROM snapshot WHERE NOT _deleted) AS live_rows,
     (SELECT count(*) FROM snapshot WHERE _deleted) AS tombstones,
     (SELECT count(*) - count(DISTINCT _key) FROM snapshot) AS duplicate_keys`;
@@ -159,23 +205,32 @@ function reconcileQuery(
 /** What a Silver merge did. */
 export interface SilverMergeResult {
   readonly eventsIn: number;
-  readonly ttlSkipped: number;
+  /** TTL expiries and keys-only images: landed in Bronze, no business change. */
+  readonly skipped: number;
   readonly quarantined: number;
+  readonly condemned: number;
+  /** Rows retried from quarantine that now pass the contract. */
+  readonly recovered: number;
   readonly liveRows: number;
   readonly tombstones: number;
   readonly checks: CheckResult[];
+  /** The open quarantine file this run wrote (its rows are retried next run). */
   readonly quarantineKey: string | undefined;
+  /** The condemned file this run wrote. */
+  readonly condemnedKey: string | undefined;
 }
 
 /**
  * Write the next Silver snapshot of an entity under `runId` (not yet
- * published), and quarantine what breaks the contract.
+ * published): parse the new events once into a staging file, merge, and
+ * quarantine what breaks the contract.
  */
 export async function mergeSilver(input: {
   readonly store: ObjectStore;
   readonly engine: QueryEngine;
   readonly contract: EntityContract;
   readonly bronzeKeys: readonly string[];
+  readonly quarantineKeys: readonly string[];
   readonly previousPrefix: string | undefined;
   readonly runId: string;
   readonly ingestDate: string;
@@ -184,37 +239,39 @@ export async function mergeSilver(input: {
   const dataset = silverDataset(contract.source, contract.entity);
   const prefix = runPrefix(dataset, runId);
   const output = `${await store.prepareWrite(prefix)}/data.parquet`;
-  const bronzeFiles = input.bronzeKeys.map((key) => store.locationOf(key));
+  const stagingPrefix = stagingPrefixOf(runId, contract);
+  const staging = `${await store.prepareWrite(stagingPrefix)}/events.parquet`;
+  const sources: SilverSources = {
+    bronzeFiles: input.bronzeKeys.map((key) => store.locationOf(key)),
+    quarantineFiles: input.quarantineKeys.map((key) => store.locationOf(key)),
+  };
   const previous = input.previousPrefix
     ? `${store.locationOf(input.previousPrefix)}/data.parquet`
     : undefined;
   const label = `silver.${contract.source}.${contract.entity}`;
 
-  await engine.execute({ sql: silverMergeStatement({ contract, bronzeFiles, previous, output }), label });
-  const { rows } = await engine.query({
-    sql: reconcileQuery(contract, bronzeFiles, output),
-    label: `${label}.reconcile`,
-  });
+  await engine.execute({ sql: stagingStatement(contract, sources, runId, staging), label: `${label}.stage` });
+  await engine.execute({ sql: silverMergeStatement({ contract, staging, previous, output }), label });
+  const { rows } = await engine.query({ sql: reconcileQuery(staging, output), label: `${label}.reconcile` });
   const r = rows[0] ?? {};
   const n = (v: unknown): number => Number(v ?? 0);
-  const eventsIn = n(r.events_in);
-  const typedCount = n(r.events_typed);
-  const quarantined = n(r.quarantined);
-
-  let qKey: string | undefined;
-  if (quarantined > 0) {
-    qKey = quarantineKey({
-      source: contract.source,
-      entity: contract.entity,
-      ingestDate: input.ingestDate,
-      runId,
-    });
-    const qPrefix = qKey.slice(0, qKey.lastIndexOf('/') + 1);
-    const qOut = `${await store.prepareWrite(qPrefix)}/rows.jsonl.gz`;
+  const ref = { source: contract.source, entity: contract.entity, ingestDate: input.ingestDate, runId };
+  const quarantineFile = async (key: string, condemned: boolean): Promise<void> => {
+    const location = `${await store.prepareWrite(key.slice(0, key.lastIndexOf('/') + 1))}/rows.jsonl.gz`;
     await engine.execute({
-      sql: quarantineStatement({ contract, bronzeFiles, output: qOut }),
+      sql: quarantineStatement({ staging, condemned, output: location }),
       label: `${label}.quarantine`,
     });
+  };
+  let qKey: string | undefined;
+  let cKey: string | undefined;
+  if (n(r.quarantined) > 0) {
+    qKey = quarantineKey(ref);
+    await quarantineFile(qKey, false);
+  }
+  if (n(r.condemned) > 0) {
+    cKey = condemnedKey(ref);
+    await quarantineFile(cKey, true);
   }
   const checks: CheckResult[] = [
     {
@@ -231,14 +288,25 @@ export async function mergeSilver(input: {
     },
   ];
   return {
-    eventsIn,
-    ttlSkipped: eventsIn - typedCount,
-    quarantined,
+    eventsIn: n(r.events_in),
+    skipped: n(r.skipped),
+    quarantined: n(r.quarantined),
+    condemned: n(r.condemned),
+    recovered: n(r.recovered),
     liveRows: n(r.live_rows),
     tombstones: n(r.tombstones),
     checks,
     quarantineKey: qKey,
+    condemnedKey: cKey,
   };
+}
+
+/** Scratch space of pipeline runs (never read by anyone but the run that wrote it). */
+export const STAGING_ROOT = '_staging/';
+
+/** Where a run stages an entity's parsed events; removed once the run is done with them. */
+export function stagingPrefixOf(runId: string, contract: EntityContract): string {
+  return `${STAGING_ROOT}run_id=${runId}/${contract.source}/${contract.entity}/`;
 }
 
 /** A relation of the live rows of one published Silver snapshot (embedded engine). */

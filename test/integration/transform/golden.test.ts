@@ -280,12 +280,23 @@ describe('pipeline golden dataset', () => {
     expect(pointer?.checks.every((c) => c.passed)).toBe(true);
   });
 
-  it('is incremental: a rerun with no new Bronze merges nothing and gives the same Gold', async () => {
+  it('is incremental: a rerun with no new Bronze merges nothing but retries quarantine, same Gold', async () => {
     const before = await goldRows();
     const report = await runPipeline({ store, engine, now: clock });
     const silverSteps = report.steps.filter((s) => s.step.startsWith('silver.'));
     expect(silverSteps.length).toBeGreaterThanOrEqual(3);
-    expect(silverSteps.every((s) => s.status === 'skipped')).toBe(true);
+    // Only invoices has an open quarantine file (1006): it is retried; every other entity is skipped.
+    expect(silverSteps.filter((s) => s.status !== 'skipped').map((s) => [s.step, s.status, s.rowsIn])).toEqual([
+      ['silver.zoho_books.invoices', 'published', 1],
+    ]);
+    const pointer = await resolveLatest(store, silverDataset('zoho_books', 'invoices'));
+    const manifest = await readRunManifest(store, silverDataset('zoho_books', 'invoices'), pointer?.run_id ?? '');
+    const lines = gunzipSync(await store.get(String(manifest?.details.quarantine_key)))
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.event.key, l.reason_code, l.attempt_count])).toEqual([['1006', 'NEGATIVE_AMOUNT', 2]]);
     expect(await goldRows()).toEqual(before);
   });
 
