@@ -13,7 +13,9 @@ import { logger } from '../runtime/logger.js';
 import { createObjectStore, createQueryEngine } from '../runtime/stores.js';
 import { runPipeline } from '../transform/pipeline.js';
 import { buildDemoLake } from './demo.js';
+import { ingestCommand } from './ingest.js';
 import { progress } from './progress.js';
+import { quarantineCommand } from './quarantine.js';
 
 const USAGE = `goldgate: a governed, fast way to the company's analytics data
 
@@ -25,6 +27,12 @@ Usage:
   goldgate token --role ROLE [--role ROLE...] [--sub NAME] [--regions EU,NA] [--customer-ids A,B] [--ttl SECONDS]
                                          print a JWT signed with the local dev key
   goldgate pipeline run                  Bronze -> Silver -> Gold, publish
+  goldgate ingest zoho [--entity E]... [--full]
+                                         pull Zoho Books into Bronze incrementally (ZOHO_* settings)
+  goldgate ingest reconcile [--entity E]...
+                                         land deletes: keys Silver holds that Zoho no longer lists
+  goldgate quarantine list | retry [--entity source/entity] | release [--entity source/entity]
+                                         inspect rows that broke a Silver contract; retry or give up condemned ones
   goldgate publish list <mart>           list complete runs and the one served
   goldgate publish rollback <mart> <run_id>
                                          serve an earlier complete run of a mart
@@ -52,6 +60,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       return pipeline(config);
     case 'publish':
       return publish(config, rest);
+    case 'ingest':
+      return ingestCommand(config, rest);
+    case 'quarantine':
+      return quarantineCommand(config, rest);
     case undefined:
     case 'help':
     case '--help':

@@ -10,3 +10,8 @@ export class TransformError extends GoldgateError {
     super(`transform step ${step} failed`, options);
   }
 }
+
+/** An operator command names something that is not there (e.g. no condemned rows for an entity). */
+export class NothingToDoError extends GoldgateError {
+  readonly code = 'NOTHING_TO_DO';
+}

@@ -236,6 +236,9 @@ export async function mergeSilver(input: {
   readonly ingestDate: string;
 }): Promise<SilverMergeResult> {
   const { store, engine, contract, runId } = input;
+  if (input.bronzeKeys.length === 0 && input.quarantineKeys.length === 0) {
+    throw new TypeError('mergeSilver needs Bronze parts or quarantine files to read');
+  }
   const dataset = silverDataset(contract.source, contract.entity);
   const prefix = runPrefix(dataset, runId);
   const output = `${await store.prepareWrite(prefix)}/data.parquet`;
