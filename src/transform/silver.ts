@@ -159,7 +159,6 @@ export function silverMergeStatement(input: {
   SELECT _key, ${fields}, _source_ts, _seq, _run_id, _ingested_at, _deleted
   FROM candidates
   QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source_ts DESC, _seq DESC, _deleted DESC, _run_id DESC) = 1
-  ORDER BY _key
 ) TO ${input.output} (FORMAT parquet)`;
 }
 
@@ -185,21 +184,28 @@ export function quarantineStatement(input: {
 ) TO ${input.output} (FORMAT json, COMPRESSION gzip)`;
 }
 
-/** Counts that reconcile the staged events with the new snapshot (both Parquet: cheap). */
+/** Counts that reconcile the staged events with the new snapshot: one scan of each, plus one anti join. */
 function reconcileQuery(staging: string, output: string): SqlFragment {
-  return sql`WITH staged AS (SELECT * FROM ${readParquet(staging)}),
-  snapshot AS (SELECT _key, _deleted FROM ${readParquet(output)})
-  SELECT
-    (SELECT count(*) FROM staged) AS events_in,
-    (SELECT count(*) FROM staged WHERE _skipped) AS skipped,
-    (SELECT count(*) FROM staged WHERE _violation IS NOT NULL AND _attempts + 1 < ${MAX_QUARANTINE_ATTEMPTS}) AS quarantined,
-    (SELECT count(*) FROM staged WHERE _violation IS NOT NULL AND _attempts + 1 >= ${MAX_QUARANTINE_ATTEMPTS}) AS condemned,
-    (SELECT count(*) FROM staged WHERE _attempts > 0 AND _violation IS NULL) AS recovered,
-    (SELECT count(*) FROM (SELECT DISTINCT _key FROM staged WHERE NOT _skipped AND _violation IS NULL) k
-       WHERE NOT EXISTS (SELECT 1 FROM snapshot s WHERE s._key = k._key)) AS keys_missing,
-    (SELECT count(*) FROM snapshot WHERE NOT _deleted) AS live_rows,
-    (SELECT count(*) FROM snapshot WHERE _deleted) AS tombstones,
-    (SELECT count(*) - count(DISTINCT _key) FROM snapshot) AS duplicate_keys`;
+  const max = MAX_QUARANTINE_ATTEMPTS;
+  return sql`WITH staged AS (
+    SELECT count(*) AS events_in,
+      count(*) FILTER (WHERE _skipped) AS skipped,
+      count(*) FILTER (WHERE _violation IS NOT NULL AND _attempts + 1 < ${max}) AS quarantined,
+      count(*) FILTER (WHERE _violation IS NOT NULL AND _attempts + 1 >= ${max}) AS condemned,
+      count(*) FILTER (WHERE _attempts > 0 AND _violation IS NULL) AS recovered
+    FROM ${readParquet(staging)}
+  ),
+  snapshot AS (
+    SELECT count(*) FILTER (WHERE NOT _deleted) AS live_rows, count(*) FILTER (WHERE _deleted) AS tombstones,
+      count(*) - count(DISTINCT _key) AS duplicate_keys
+    FROM ${readParquet(output)}
+  ),
+  missing AS (
+    SELECT count(*) AS keys_missing FROM (
+      SELECT DISTINCT _key FROM ${readParquet(staging)} WHERE NOT _skipped AND _violation IS NULL
+    ) AS k ANTI JOIN (SELECT _key FROM ${readParquet(output)}) AS o ON o._key = k._key
+  )
+  SELECT * FROM staged, snapshot, missing`;
 }
 
 /** What a Silver merge did. */
