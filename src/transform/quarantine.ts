@@ -78,9 +78,9 @@ export async function actOnCondemned(
   const lock = await acquireLock(store, PIPELINE_JOB, { ttlMs: options.lockTtlMs });
   try {
     const state = await readSilverState(store);
-    const entities = Object.keys(state.quarantine.condemned).filter(
-      (e) => !options.entity || e === options.entity,
-    );
+    const entities = Object.entries(state.quarantine.condemned)
+      .filter(([e, files]) => files.length > 0 && (!options.entity || e === options.entity))
+      .map(([e]) => e);
     if (options.entity && entities.length === 0)
       throw new NothingToDoError(`nothing condemned for ${options.entity}`);
     const moved: string[] = [];
