@@ -39,6 +39,22 @@ export interface RelationDef {
   readonly description: string;
 }
 
+/** Declared quality checks beyond those every mart gets (keys, not-null, allowed values). */
+export interface MartChecks {
+  /** Inclusive bounds on numeric or date columns (values as text, compared in the column's type). */
+  readonly ranges?: ReadonlyArray<{ readonly column: string; readonly min?: string; readonly max?: string }>;
+  /**
+   * Referential integrity: every non-null value of `column` exists in `mart.targetColumn`
+   * (a mart built earlier in the same run, or its served version). `blocking` stops publication.
+   */
+  readonly references?: ReadonlyArray<{
+    readonly column: string;
+    readonly mart: string;
+    readonly targetColumn: string;
+    readonly blocking: boolean;
+  }>;
+}
+
 /** One Gold mart: the single declaration the schema, SQL, REST and policies derive from. */
 export interface MartDef {
   readonly name: string;
@@ -51,6 +67,7 @@ export interface MartDef {
   /** The columns row-level policies scope on. */
   readonly rowScope: { readonly region?: string; readonly customer?: string };
   readonly relations: readonly RelationDef[];
+  readonly checks?: MartChecks;
   readonly api: {
     /** GraphQL object type name. */
     readonly typeName: string;

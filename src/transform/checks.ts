@@ -12,6 +12,8 @@ export async function runMartChecks(
   engine: QueryEngine,
   mart: MartDef,
   relation: SqlFragment,
+  /** Relations of other marts, for declared references (built earlier in the run, or served). */
+  others: Readonly<Record<string, SqlFragment>> = {},
 ): Promise<{ rowCount: number; checks: CheckResult[] }> {
   const keyCols = raw(mart.key.map(ident).join(', '));
   const measures: Array<{ name: string; expr: SqlFragment }> = [
@@ -34,6 +36,24 @@ export async function runMartChecks(
         expr: sql`count(*) FILTER (WHERE ${raw(ident(column.name))} IS NOT NULL AND NOT list_contains(${column.values}, ${raw(ident(column.name))}))`,
       });
     }
+  }
+  for (const range of mart.checks?.ranges ?? []) {
+    const column = mart.columns.find((c) => c.name === range.column);
+    if (!column) throw new TypeError(`${mart.name}: range check on unknown column ${range.column}`);
+    const col = raw(ident(column.name));
+    const below =
+      range.min === undefined ? raw('FALSE') : sql`${col} < CAST(${range.min} AS ${raw(column.sqlType)})`;
+    const above =
+      range.max === undefined ? raw('FALSE') : sql`${col} > CAST(${range.max} AS ${raw(column.sqlType)})`;
+    measures.push({ name: `range_${column.name}`, expr: sql`count(*) FILTER (WHERE ${below} OR ${above})` });
+  }
+  for (const ref of mart.checks?.references ?? []) {
+    const target = others[ref.mart];
+    if (!target) continue;
+    measures.push({
+      name: `ref_${ref.column}`,
+      expr: sql`count(*) FILTER (WHERE ${raw(ident(ref.column))} IS NOT NULL AND ${raw(ident(ref.column))} NOT IN (SELECT ${raw(ident(ref.targetColumn))} FROM ${target} AS t WHERE ${raw(ident(ref.targetColumn))} IS NOT NULL))`,
+    });
   }
   const select = join(
     measures.map((m) => sql`${m.expr} AS ${raw(ident(m.name))}`),
@@ -61,6 +81,22 @@ export async function runMartChecks(
         blocking: true,
         passed: value(m.name) === 0,
         detail: `${value(m.name)} nulls`,
+      });
+    } else if (m.name.startsWith('range_')) {
+      const col = m.name.slice(6);
+      checks.push({
+        name: `range_${col}`,
+        blocking: true,
+        passed: value(m.name) === 0,
+        detail: `${value(m.name)} rows out of range`,
+      });
+    } else if (m.name.startsWith('ref_')) {
+      const ref = mart.checks?.references?.find((r) => r.column === m.name.slice(4));
+      checks.push({
+        name: `references_${ref?.mart}.${ref?.targetColumn}`,
+        blocking: ref?.blocking ?? true,
+        passed: value(m.name) === 0,
+        detail: `${value(m.name)} rows whose ${ref?.column} has no match`,
       });
     } else if (m.name.startsWith('bad_')) {
       const col = m.name.slice(4);

@@ -7,7 +7,7 @@ import { acquireLock } from '../lake/lock.js';
 import { type CheckResult, publishRun, resolveLatest } from '../lake/publish.js';
 import { newRunId, utcDate } from '../lake/run-id.js';
 import { duckdbDialect } from '../sql/dialect.js';
-import { ident, raw, sql } from '../sql/fragment.js';
+import { ident, raw, type SqlFragment, sql } from '../sql/fragment.js';
 import { listCommittedBronzeRuns } from './bronze-runs.js';
 import { runMartChecks } from './checks.js';
 import { ENTITIES, type EntityContract } from './entities.js';
@@ -279,7 +279,22 @@ async function goldStep(
     runId,
     prefix,
   });
-  const { rowCount, checks } = await runMartChecks(engine, model.mart, relation);
+  const others: Record<string, SqlFragment> = {};
+  for (const ref of model.mart.checks?.references ?? []) {
+    const target = GOLD_MODELS.find((m) => m.mart.name === ref.mart)?.mart;
+    const pointer = target
+      ? await resolveLatest(store, goldDataset(target.name, target.schemaVersion))
+      : undefined;
+    if (target && pointer) {
+      others[ref.mart] = engine.martRelation({
+        mart: target.name,
+        schemaVersion: target.schemaVersion,
+        runId: pointer.run_id,
+        prefix: pointer.path,
+      });
+    }
+  }
+  const { rowCount, checks } = await runMartChecks(engine, model.mart, relation, others);
   await assertHeld();
   let status: StepReport['status'] = 'published';
   try {
