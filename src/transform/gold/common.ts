@@ -38,6 +38,11 @@ export function customerDimension(contacts: SqlFragment, accounts: SqlFragment):
     LEFT JOIN (SELECT * FROM (VALUES ${regionRows}) AS r(country, region)) AS cr ON cr.country = c.country`;
 }
 
+/** An amount in base currency: x the document's own exchange_rate (1 when missing), rounded to cents. */
+export function toBase(amount: SqlFragment, rate: SqlFragment): SqlFragment {
+  return sql`CAST(round(${amount} * coalesce(${rate}, 1), 2) AS DECIMAL(18,2))`;
+}
+
 /**
  * Invoices that are revenue (not draft, not void) with amounts in base
  * currency: amount x the invoice's own exchange_rate, rounded to cents per
@@ -46,8 +51,8 @@ export function customerDimension(contacts: SqlFragment, accounts: SqlFragment):
  */
 export function revenueInvoices(invoices: SqlFragment, d: SqlDialect): SqlFragment {
   return sql`SELECT i.*,
-      CAST(round(total * coalesce(exchange_rate, 1), 2) AS DECIMAL(18,2)) AS total_base,
-      CAST(round(balance * coalesce(exchange_rate, 1), 2) AS DECIMAL(18,2)) AS balance_base,
+      ${toBase(raw('total'), raw('exchange_rate'))} AS total_base,
+      ${toBase(raw('balance'), raw('exchange_rate'))} AS balance_base,
       (${d.inList(raw('status'), OPEN_INVOICE_STATUSES)} AND balance > 0) AS is_open
     FROM ${invoices} AS i
     WHERE NOT ${d.inList(raw('status'), NON_REVENUE_STATUSES)}`;
