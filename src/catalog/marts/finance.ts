@@ -65,6 +65,16 @@ export const invoices: MartDef = {
   key: ['invoice_id'],
   partitionBy: ['invoice_month'],
   rowScope: { region: 'region', customer: 'customer_id' },
+  checks: {
+    ranges: [
+      { column: 'total', min: '0' },
+      { column: 'balance', min: '0' },
+    ],
+    // Non-blocking: a contact deleted in Zoho may still have invoices; the check reports them.
+    references: [
+      { column: 'customer_id', mart: 'customer_360', targetColumn: 'customer_id', blocking: false },
+    ],
+  },
   relations: [
     {
       field: 'payments',
@@ -159,6 +169,12 @@ export const payments: MartDef = {
   key: ['payment_id', 'invoice_id'],
   partitionBy: ['payment_month'],
   rowScope: { region: 'region', customer: 'customer_id' },
+  checks: {
+    ranges: [{ column: 'amount', min: '0' }],
+    references: [
+      { column: 'customer_id', mart: 'customer_360', targetColumn: 'customer_id', blocking: false },
+    ],
+  },
   relations: [],
   api: { typeName: 'Payment', listField: 'payments' },
   columns: [
@@ -219,6 +235,11 @@ export const arAging: MartDef = {
   key: ['as_of_date', 'customer_id'],
   partitionBy: ['as_of_date'],
   rowScope: { region: 'region', customer: 'customer_id' },
+  checks: {
+    references: [
+      { column: 'customer_id', mart: 'customer_360', targetColumn: 'customer_id', blocking: false },
+    ],
+  },
   relations: [],
   api: { typeName: 'ArAging', listField: 'arAging' },
   columns: [

@@ -65,3 +65,8 @@ export class ZohoBadResponseError extends GoldgateError {
 export class ZohoAbortedError extends GoldgateError {
   readonly code = 'ZOHO_ABORTED';
 }
+
+/** A scheduled pull or reconciliation failed for some entities (the others ran); fails the invocation. */
+export class ZohoIngestFailedError extends GoldgateError {
+  readonly code = 'ZOHO_INGEST_FAILED';
+}

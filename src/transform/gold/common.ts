@@ -57,3 +57,13 @@ export function revenueInvoices(invoices: SqlFragment, d: SqlDialect): SqlFragme
     FROM ${invoices} AS i
     WHERE NOT ${d.inList(raw('status'), NON_REVENUE_STATUSES)}`;
 }
+
+/** `YYYY-MM` of a DATE: ISO text sorts like the date, so month ranges prune partitions. */
+export function monthText(date: SqlFragment): SqlFragment {
+  return sql`substr(CAST(${date} AS VARCHAR), 1, 7)`;
+}
+
+/** Days from an invoice's due date (its invoice date when it has none) to `asOf`; negative when not yet due. */
+export function daysPastDue(alias: string, asOf: string): SqlFragment {
+  return sql`date_diff('day', coalesce(${raw(alias)}.due_date, ${raw(alias)}.invoice_date), CAST(${asOf} AS DATE))`;
+}

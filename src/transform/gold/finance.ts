@@ -3,7 +3,14 @@ import type { MartDef } from '../../catalog/types.js';
 import type { SqlDialect } from '../../sql/dialect.js';
 import { ident, param, raw, type SqlFragment, sql } from '../../sql/fragment.js';
 import { dynamoAccounts, zohoContacts, zohoCustomerPayments, zohoInvoices } from '../entities.js';
-import { customerDimension, NON_REVENUE_STATUSES, revenueInvoices, toBase } from './common.js';
+import {
+  customerDimension,
+  daysPastDue,
+  monthText,
+  NON_REVENUE_STATUSES,
+  revenueInvoices,
+  toBase,
+} from './common.js';
 import { type GoldModel, input } from './model.js';
 
 /**
@@ -11,16 +18,6 @@ import { type GoldModel, input } from './model.js';
  * (`src/catalog/marts/finance.ts`); the SQL below is written once for DuckDB
  * and Trino, with every differing construct going through the dialect.
  */
-
-/** `YYYY-MM` of a DATE: ISO text sorts like the date, so month ranges prune partitions. */
-export function monthText(date: SqlFragment): SqlFragment {
-  return sql`substr(CAST(${date} AS VARCHAR), 1, 7)`;
-}
-
-/** Days from an invoice's due date (its invoice date when it has none) to `asOf`; negative when not yet due. */
-export function daysPastDue(alias: string, asOf: string): SqlFragment {
-  return sql`date_diff('day', coalesce(${raw(alias)}.due_date, ${raw(alias)}.invoice_date), CAST(${asOf} AS DATE))`;
-}
 
 /**
  * Every invoice, whatever its status, with `total_base`, `balance_base`,

@@ -1,5 +1,12 @@
 import { customer360 } from '../../catalog/marts/index.js';
-import { dynamoAccounts, zohoContacts, zohoInvoices } from '../entities.js';
+import {
+  dynamoAccounts,
+  dynamoUsageEvents,
+  dynamoUsers,
+  zohoContacts,
+  zohoInvoices,
+  zohoRecurringInvoices,
+} from '../entities.js';
 import { customer360Query } from './customer-360.js';
 import { FINANCE_MODELS } from './finance.js';
 import { KPI_MODELS } from './kpi.js';
@@ -12,13 +19,23 @@ export type { GoldContext, GoldModel } from './model.js';
 export const GOLD_MODELS: readonly GoldModel[] = [
   {
     mart: customer360,
-    inputs: { contacts: zohoContacts, invoices: zohoInvoices, accounts: dynamoAccounts },
+    inputs: {
+      contacts: zohoContacts,
+      invoices: zohoInvoices,
+      accounts: dynamoAccounts,
+      recurringInvoices: zohoRecurringInvoices,
+      users: dynamoUsers,
+      usageEvents: dynamoUsageEvents,
+    },
     query: (ctx) =>
       customer360Query(
         {
           contacts: input(ctx, 'contacts'),
           invoices: input(ctx, 'invoices'),
           accounts: input(ctx, 'accounts'),
+          recurringInvoices: input(ctx, 'recurringInvoices'),
+          users: input(ctx, 'users'),
+          usageEvents: input(ctx, 'usageEvents'),
         },
         ctx.asOf,
         ctx.dialect,

@@ -475,7 +475,13 @@ describe('finance marts golden dataset', () => {
     for (const mart of FINANCE_MARTS) {
       const pointer = await resolveLatest(store, goldDataset(mart.name, 1));
       expect(pointer?.row_count).toBe(counts[mart.name]);
-      expect(pointer?.checks.every((c) => c.passed)).toBe(true);
+      // Every blocking check passes; the only failure allowed is the non-blocking reference check, which
+      // reports the invoices of a customer Silver does not hold (the dataset has one on purpose).
+      expect(pointer?.checks.filter((c) => c.blocking && !c.passed).map((c) => c.name)).toEqual([]);
+      expect(pointer?.checks.filter((c) => !c.passed).map((c) => c.name)).toEqual(
+        // C4 has invoices and an aging row but no payment.
+        mart.name === 'payments' ? [] : ['references_customer_360.customer_id'],
+      );
       const folders = new Set<string>();
       for await (const object of store.list(pointer?.path ?? '')) {
         const rest = object.key.slice((pointer?.path ?? '').length);

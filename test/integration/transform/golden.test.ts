@@ -11,6 +11,7 @@ import { readRunManifest, resolveLatest } from '../../../src/lake/publish.js';
 import { sql } from '../../../src/sql/fragment.js';
 import { runPipeline } from '../../../src/transform/pipeline.js';
 import { account, contact, invoice, landEvents, removed } from '../../support/builders/bronze.js';
+import { accountEvent, productUserWithLogin, recurringProfile } from '../../support/builders/revenue.js';
 
 /**
  * A small company whose customer_360 can be computed by hand. as_of is
@@ -20,7 +21,16 @@ import { account, contact, invoice, landEvents, removed } from '../../support/bu
  *   I3 sent             30.00 x 1   =  30.00 revenue, 30.00 open, due 2026-11-30 >= as_of: not overdue
  *   I4 draft, I5 void: not revenue; I6 negative total: quarantined
  *   lifetime 110 + 220 + 30 = 360.00; outstanding 55 + 30 = 85.00; overdue 55.00; first invoice 2026-09-01
- * Beta (C2): I7 paid 10 INR x 0.012 = 0.12; I8 (1000) deleted -> lifetime 0.12.
+ * Alpha's subscription R1: 100 EUR monthly x 1.1 = 110.00 MRR since 2026-09-01; ARR 12 x 110 = 1320.00.
+ * Alpha's account acc_1 (5 seats, signed up 2026-01-10): events e1..e3 in the 30 days ending on as_of
+ * (2026-10-23..11-21) by u1 and u2, e4..e9 in the 30 days before; u1 last logged in 11-20 07:30.
+ * Alpha's health (health.ts): usage_trend min(1, 3/6) = 0.5 -> 30 x 0.5 = 15; adoption 2 users / 5 seats
+ * -> 25 x 0.4 = 10; I2 is 36 days past due (10-16 -> 11-21): 15 x (1 - 36/90) = 9; exposure
+ * 15 x (1 - 55/110) = 7.5; tenure 315 days: 15 x 315/365 = 12.945 -> 54.445 -> 54 amber. Paying MRR
+ * but more than 30 days overdue: at_risk.
+ * Beta (C2): I7 paid 10 INR x 0.012 = 0.12; I8 (1000) deleted -> lifetime 0.12. No account: lead;
+ * health 15 + 15 (nothing overdue) + tenure from the first invoice 06-01, 173 days: 15 x 173/365 = 7.110
+ * -> 37.110 -> 37 red.
  * Gamma (C3) deleted; Vendor (C4) is not a customer.
  */
 const C1 = '900000000000000001';
@@ -160,6 +170,52 @@ describe('pipeline golden dataset', () => {
       ],
       day1,
     );
+    await landEvents(
+      store,
+      'zoho_books',
+      'recurring_invoices',
+      [
+        recurringProfile('R1', T('09-01'), {
+          customer: C1,
+          status: 'active',
+          frequency: 'months',
+          every: 1,
+          start: '2026-09-01',
+          currency: 'EUR',
+          rate: 1.1,
+          total: 100,
+        }),
+      ],
+      day1,
+    );
+    await landEvents(
+      store,
+      'dynamodb',
+      'users',
+      [
+        productUserWithLogin('u1', {
+          account: 'acc_1',
+          createdAt: T('01-10'),
+          lastLoginAt: T('11-20', '07:30:00'),
+        }),
+        productUserWithLogin('u2', { account: 'acc_1', createdAt: T('01-10') }),
+      ],
+      day1,
+    );
+    await landEvents(
+      store,
+      'dynamodb',
+      'usage_events',
+      [
+        accountEvent('e1', { account: 'acc_1', user: 'u1', at: T('11-02') }),
+        accountEvent('e2', { account: 'acc_1', user: 'u2', at: T('11-10') }),
+        accountEvent('e3', { account: 'acc_1', user: 'u1', at: T('11-18') }),
+        ...['10-01', '10-04', '10-08', '10-12', '10-16', '10-20'].map((day, i) =>
+          accountEvent(`e${i + 4}`, { account: 'acc_1', user: 'u1', at: T(day) }),
+        ),
+      ],
+      day1,
+    );
     // Day 2: a delete, a late (older) version of I2 that must not win, a TTL expiry that must not delete.
     const day2 = new Date('2026-11-20T12:00:00Z');
     await landEvents(
@@ -217,11 +273,19 @@ describe('pipeline golden dataset', () => {
         region: 'EU',
         segment: 'business',
         plan: 'growth',
+        lifecycle_stage: 'at_risk',
         signup_date: '2026-01-10',
         first_invoice_date: '2026-09-01',
+        last_activity_at: '2026-11-20 07:30:00',
+        active_users_30d: 2,
+        events_30d: 3,
+        mrr: '110.00',
+        arr: '1320.00',
         lifetime_revenue: '360.00',
         outstanding_balance: '85.00',
         overdue_balance: '55.00',
+        health_score: 54,
+        health_band: 'amber',
         as_of: '2026-11-21',
       },
       {
@@ -235,11 +299,19 @@ describe('pipeline golden dataset', () => {
         region: 'APAC',
         segment: 'business',
         plan: null,
+        lifecycle_stage: 'lead',
         signup_date: null,
         first_invoice_date: '2026-06-01',
+        last_activity_at: null,
+        active_users_30d: 0,
+        events_30d: 0,
+        mrr: '0.00',
+        arr: '0.00',
         lifetime_revenue: '0.12',
         outstanding_balance: '0.00',
         overdue_balance: '0.00',
+        health_score: 37,
+        health_band: 'red',
         as_of: '2026-11-21',
       },
     ]);
@@ -286,17 +358,23 @@ describe('pipeline golden dataset', () => {
     const silverSteps = report.steps.filter((s) => s.step.startsWith('silver.'));
     expect(silverSteps.length).toBeGreaterThanOrEqual(3);
     // Only invoices has an open quarantine file (1006): it is retried; every other entity is skipped.
-    expect(silverSteps.filter((s) => s.status !== 'skipped').map((s) => [s.step, s.status, s.rowsIn])).toEqual([
-      ['silver.zoho_books.invoices', 'published', 1],
-    ]);
+    expect(
+      silverSteps.filter((s) => s.status !== 'skipped').map((s) => [s.step, s.status, s.rowsIn]),
+    ).toEqual([['silver.zoho_books.invoices', 'published', 1]]);
     const pointer = await resolveLatest(store, silverDataset('zoho_books', 'invoices'));
-    const manifest = await readRunManifest(store, silverDataset('zoho_books', 'invoices'), pointer?.run_id ?? '');
+    const manifest = await readRunManifest(
+      store,
+      silverDataset('zoho_books', 'invoices'),
+      pointer?.run_id ?? '',
+    );
     const lines = gunzipSync(await store.get(String(manifest?.details.quarantine_key)))
       .toString('utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    expect(lines.map((l) => [l.event.key, l.reason_code, l.attempt_count])).toEqual([['1006', 'NEGATIVE_AMOUNT', 2]]);
+    expect(lines.map((l) => [l.event.key, l.reason_code, l.attempt_count])).toEqual([
+      ['1006', 'NEGATIVE_AMOUNT', 2],
+    ]);
     expect(await goldRows()).toEqual(before);
   });
 
