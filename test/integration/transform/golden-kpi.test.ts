@@ -34,10 +34,11 @@ import {
  *   A9 does not exist: its events count as UNKNOWN
  * Users: uXY belongs to account AX.
  *
- * Usage events (meaningful = every type but login/logout):
+ * Usage events (meaningful = every type but login, logout and scheduled_export):
  *   e01 A1 u11 login     08-03   e02 A1 u11 report  08-17 09:00 (exactly 14 x 24 h after signup: activates)
  *   e03 A2 u21 login     08-06   e04 A2 u21 dash    08-20 10:00 (day 15: too late)
  *   e27 A4 u42 export    08-30 23:30 (calendar day 14 but 14 x 24 h + 1.5 h after signup: too late)
+ *   e28 A2 (no user) scheduled_export 08-10 03:00 (day 5, made by the product: activates nothing)
  *   e05 A3 u31 report    08-10   e06 A4 u41 login   08-17
  *   e07 A6 u61 export    08-25   e25 A7 u71 report  08-12 (day 3)
  *   e08 A1 u11 report    09-10   e09 A3 u31 report  09-15 (TTL-expired on day 2: still counts)
@@ -99,6 +100,7 @@ const EVENT_ROWS: readonly EventRow[] = [
   ['e23', 'A1', 'u11', 'report_run', T('11-22', '08:00:00')],
   ['e26', 'A4', 'u41', 'login', T('11-21', '05:00:00')],
   ['e27', 'A4', 'u42', 'export', T('08-30', '23:30:00')],
+  ['e28', 'A2', undefined, 'scheduled_export', T('08-10', '03:00:00')],
 ];
 const EVENTS = EVENT_ROWS.map(([id, account, user, type, at]) =>
   usageEvent(id, { account, ...(user === undefined ? {} : { user }), type, at }),
@@ -196,14 +198,17 @@ describe('KPI marts golden dataset', () => {
     expect(new Set(rows.map((r) => r.region))).toEqual(
       new Set(['NA', 'EU', 'APAC', 'LATAM', 'MEA', 'UNKNOWN']),
     );
-    // 26 events landed; e22 deleted, e23 after as_of -> 24. e09 (TTL-expired) is among them.
-    expect(rows.reduce((sum, r) => sum + Number(r.events), 0)).toBe(24);
+    // 27 events landed; e22 deleted, e23 after as_of -> 25. e09 (TTL-expired) is among them.
+    expect(rows.reduce((sum, r) => sum + Number(r.events), 0)).toBe(25);
   });
 
   it('kpi_daily_usage: dau, wau, mau and window edges by hand', async () => {
     // Columns: [dau, wau, mau, events, active_accounts].
     // 08-03, first day: EU e01 (u11). Every other region has a row of zeros.
     expect(await usageOn('2026-08-03')).toMatchObject({ EU: [1, 1, 1, 1, 1], APAC: [0, 0, 0, 0, 0] });
+    // 08-10 EU: only e28, a scheduled export without a user -> 1 event, 1 active account, dau 0.
+    //   wau 08-04..08-10: u21 (08-06) -> 1. mau 07-12..08-10: u11 (08-03), u21 -> 2.
+    expect((await usageOn('2026-08-10')).EU).toEqual([0, 1, 2, 1, 1]);
     // 11-08 EU: events e17, e18 (u11), e19 (no user: an event and an account, no user) -> 3 events, dau 1.
     //   wau 11-02..11-08: u11, u12 (11-02, the window's first day) -> 2.
     //   mau 10-10..11-08: u11, u12, u13 (10-22) -> 3; u21's 10-05 is outside.
@@ -278,7 +283,8 @@ describe('KPI marts golden dataset', () => {
     ).toEqual([
       // Week of Mon 08-03, EU: A1 (Mon), A2 (Wed), A7 (Sun 08-09) -> 3 signups.
       //   activated: A1 (report exactly 14 x 24 h after signup: both ends count), A7 (day 3);
-      //     A2's first meaningful event is day 15 (08-20), its day-1 login is not meaningful -> 2.
+      //     A2's first meaningful event is day 15 (08-20); its day-1 login and day-5 scheduled export
+      //     are not meaningful -> 2.
       //   converted: A1 (I1 paid on 10-02 = day 60); A2's I2 is on day 61; A7 has only a draft -> 1.
       //   rates: 2/3 and 1/3.
       {
