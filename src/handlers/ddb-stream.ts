@@ -41,7 +41,12 @@ export function parseStreamTables(env: NodeJS.ProcessEnv = process.env): Readonl
 let tables: Readonly<Record<string, string>> | undefined;
 let store: ObjectStore | undefined;
 
-/** Lambda entry point for DynamoDB Streams: land the batch in Bronze, report the records to redeliver. */
+/**
+ * Lambda entry point for DynamoDB Streams: land the batch in Bronze and answer
+ * the partial batch response naming where Lambda must resume (the event source
+ * mapping needs `FunctionResponseTypes: [ReportBatchItemFailures]`, or Lambda
+ * ignores the answer and a failed record is skipped).
+ */
 export const handler: DynamoDBStreamHandler = async (event, context): Promise<DynamoDBBatchResponse> => {
   logger.addContext(context);
   try {
@@ -61,7 +66,9 @@ export const handler: DynamoDBStreamHandler = async (event, context): Promise<Dy
       records: event.Records.length,
       landed: result.landed,
       ttl_expiries: result.ttlExpiries,
-      failed: result.batchItemFailures.length,
+      keys_only: result.keysOnly,
+      failed: result.failures.length,
+      resume_from: result.batchItemFailures[0]?.itemIdentifier,
       runs: result.runs,
     });
     return { batchItemFailures: result.batchItemFailures };

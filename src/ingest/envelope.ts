@@ -20,8 +20,13 @@ export const bronzeEventSchema = z.object({
   ingested_at: utcInstant,
   run_id: z.string(),
   payload: z.record(z.string(), z.unknown()),
-  /** Facts about how the change happened that Silver may act on (a TTL expiry is not a business delete). */
-  meta: z.object({ ttl_expiry: z.boolean().optional() }).optional(),
+  /**
+   * Facts about how the change happened that Silver may act on: a TTL expiry
+   * is not a business delete; a keys-only event's payload is the item's keys,
+   * not its state (a stream without new images, a REMOVE without its old
+   * image), so it may delete a row but must never insert or update one.
+   */
+  meta: z.object({ ttl_expiry: z.boolean().optional(), keys_only: z.boolean().optional() }).optional(),
 });
 export type BronzeEvent = z.infer<typeof bronzeEventSchema>;
 

@@ -1,3 +1,4 @@
+import { ACCOUNT_REGIONS } from '../catalog/regions.js';
 import type { SqlType } from '../catalog/types.js';
 import type { SourceName } from '../ingest/envelope.js';
 
@@ -87,7 +88,7 @@ export const dynamoAccounts: EntityContract = {
     { name: 'account_id', sqlType: 'VARCHAR', path: '$.account_id', required: true },
     { name: 'zoho_contact_id', sqlType: 'VARCHAR', path: '$.zoho_contact_id' },
     { name: 'plan', sqlType: 'VARCHAR', path: '$.plan' },
-    { name: 'region', sqlType: 'VARCHAR', path: '$.region', values: ['NA', 'EU', 'APAC', 'LATAM', 'MEA'] },
+    { name: 'region', sqlType: 'VARCHAR', path: '$.region', values: ACCOUNT_REGIONS },
     { name: 'signup_at', sqlType: 'TIMESTAMP', path: '$.signup_at', required: true },
     { name: 'status', sqlType: 'VARCHAR', path: '$.status', values: ['active', 'suspended', 'closed'] },
     { name: 'seats', sqlType: 'INTEGER', path: '$.seats', nonNegative: true },

@@ -114,6 +114,14 @@ function violationChecks(f: FieldDef): SqlFragment[] {
   const out: SqlFragment[] = [
     raw(`CASE WHEN ${r} IS NOT NULL AND ${t} IS NULL THEN 'TYPE_MISMATCH:${f.name}' END`),
   ];
+  if (f.sqlType === 'INTEGER' || f.sqlType === 'BIGINT') {
+    // TRY_CAST('1.5' AS INTEGER) rounds to 2: a fraction in a whole-number field breaks the contract.
+    out.push(
+      raw(
+        `CASE WHEN ${r} IS NOT NULL AND NOT regexp_matches(${r}, '^-?[0-9]+$') THEN 'TYPE_MISMATCH:${f.name}' END`,
+      ),
+    );
+  }
   if (f.required) out.push(raw(`CASE WHEN ${live} AND ${r} IS NULL THEN 'MISSING_FIELD:${f.name}' END`));
   if (f.values) {
     out.push(

@@ -1,4 +1,5 @@
 import { HEALTH_BAND_TEXT, HEALTH_BANDS, HEALTH_FORMULA } from '../../transform/gold/health.js';
+import { MART_REGIONS } from '../regions.js';
 import type { MartDef } from '../types.js';
 import { MRR_DEFINITION } from './revenue.js';
 
@@ -126,7 +127,7 @@ export const customer360: MartDef = {
       sqlType: 'VARCHAR',
       apiType: 'String',
       nullable: false,
-      values: ['NA', 'EU', 'APAC', 'LATAM', 'MEA', 'UNKNOWN'],
+      values: MART_REGIONS,
       description:
         "Sales region: the account's region, else derived from the billing country; the row-scope dimension.",
     },

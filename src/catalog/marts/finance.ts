@@ -1,3 +1,4 @@
+import { MART_REGIONS } from '../regions.js';
 import type { ColumnDef, MartDef } from '../types.js';
 
 /**
@@ -17,8 +18,6 @@ import type { ColumnDef, MartDef } from '../types.js';
 
 /** The `invoice_id` of a payment row holding the part of a payment applied to no invoice. */
 export const UNAPPLIED_INVOICE_ID = 'unapplied';
-
-const REGIONS = ['NA', 'EU', 'APAC', 'LATAM', 'MEA', 'UNKNOWN'] as const;
 
 /** Zoho Books invoice statuses (the Silver contract quarantines any other). */
 const INVOICE_STATUSES = [
@@ -47,7 +46,7 @@ const region: ColumnDef = {
   sqlType: 'VARCHAR',
   apiType: 'String',
   nullable: false,
-  values: REGIONS,
+  values: MART_REGIONS,
   description:
     "The customer's sales region (its account's region, else its billing country's, else UNKNOWN); the row-scope dimension.",
 };

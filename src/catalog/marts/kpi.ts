@@ -1,3 +1,4 @@
+import { MART_REGIONS } from '../regions.js';
 import type { ColumnDef, MartDef } from '../types.js';
 
 /**
@@ -21,8 +22,6 @@ export const CONVERSION_DAYS = 60;
 /** Invoice statuses that mean the customer has paid money (in full or in part). */
 export const PAID_INVOICE_STATUSES = ['paid', 'partially_paid'] as const;
 
-const REGIONS = ['NA', 'EU', 'APAC', 'LATAM', 'MEA', 'UNKNOWN'] as const;
-
 const quoted = (values: readonly string[]): string => values.map((v) => `\`${v}\``).join(', ');
 
 const USAGE_EVENT =
@@ -33,7 +32,7 @@ const regionColumn = (whose: string): ColumnDef => ({
   sqlType: 'VARCHAR',
   apiType: 'String',
   nullable: false,
-  values: REGIONS,
+  values: MART_REGIONS,
   description: `${whose}; \`UNKNOWN\` when the account has no region or no longer exists. The row-scope dimension.`,
 });
 

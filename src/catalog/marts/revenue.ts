@@ -1,3 +1,4 @@
+import { MART_REGIONS } from '../regions.js';
 import type { ColumnDef, MartDef } from '../types.js';
 
 /**
@@ -13,8 +14,6 @@ export type MrrMovement = (typeof MRR_MOVEMENTS)[number];
 
 /** Profile statuses that mean the subscription has ended (at end_date, else at its last modification). */
 export const ENDED_PROFILE_STATUSES = ['stopped', 'expired'] as const;
-
-const REGIONS = ['NA', 'EU', 'APAC', 'LATAM', 'MEA', 'UNKNOWN'] as const;
 
 /**
  * How one recurring-invoice profile turns into MRR; shared by mrr_monthly and
@@ -87,7 +86,7 @@ export const mrrMonthly: MartDef = {
       sqlType: 'VARCHAR',
       apiType: 'String',
       nullable: false,
-      values: REGIONS,
+      values: MART_REGIONS,
       description:
         "The customer's region today (its account's, else its billing country's, else `UNKNOWN`, also for a customer Silver does not hold); the row-scope dimension.",
     },

@@ -59,11 +59,18 @@ export const dynamoDBStreamEventSchema = z.looseObject({
 });
 
 /**
- * The envelope only, records unchecked: the consumer validates records one by
- * one so that one bad record fails alone instead of failing the batch.
+ * The envelope only, records checked no further than being objects: the
+ * consumer validates records one by one so that one bad record fails alone
+ * instead of failing the batch. A record that is not even an object has no
+ * sequence number to report, so it fails the batch here.
  */
 export const streamBatchSchema = z.looseObject({
-  Records: z.array(z.unknown()),
+  Records: z.array(
+    z.custom<Record<string, unknown>>(
+      (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+      'expected a stream record object',
+    ),
+  ),
 });
 
 export type AttributeMapInput = z.infer<typeof attributeMapSchema>;
@@ -74,6 +81,16 @@ export type DynamoDBStreamRecord = z.infer<typeof dynamoDBStreamRecordSchema>;
 export type DynamoDBStreamEvent = z.infer<typeof dynamoDBStreamEventSchema>;
 
 const TTL_PRINCIPAL = 'dynamodb.amazonaws.com';
+
+/**
+ * Whether a stream of this view type carries the item's new image on INSERT
+ * and MODIFY; `undefined` when the record does not say (only hand-written
+ * samples omit `StreamViewType`).
+ */
+export function carriesNewImage(viewType: StreamViewType | undefined): boolean | undefined {
+  if (viewType === undefined) return undefined;
+  return viewType === 'NEW_IMAGE' || viewType === 'NEW_AND_OLD_IMAGES';
+}
 
 /** True for a REMOVE that DynamoDB's TTL made, not a user's DeleteItem. */
 export function isTtlExpiry(record: DynamoDBStreamRecord): boolean {

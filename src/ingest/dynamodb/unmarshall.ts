@@ -1,7 +1,7 @@
 import { InvalidSourceRecordError } from '../errors.js';
 
-/** Plain JSON, what an unmarshalled item is made of. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+/** Plain JSON, what an unmarshalled item is made of: numbers stay decimal strings (see `dynamoNumber`). */
+export type ItemValue = string | boolean | null | ItemValue[] | { [key: string]: ItemValue };
 
 /** A DynamoDB AttributeValue as the stream delivers it (binary as base64). */
 export type AttributeValue =
@@ -19,23 +19,34 @@ export type AttributeValue =
 /** An item, its keys or one of its images. */
 export type AttributeMap = { readonly [name: string]: AttributeValue };
 
-const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+// At least one digit, an optional fraction and exponent: `12`, `-0.5`, `.5`, `1.`, `1E+125`.
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
- * Convert an AttributeValue map to a plain JSON object. Throws
- * `InvalidSourceRecordError` naming the path of the first value of unknown shape.
+ * Convert an AttributeValue map to a plain JSON object (N and NS as decimal
+ * strings, B and BS as base64). Throws `InvalidSourceRecordError` naming the
+ * path of the first value of unknown shape.
  */
-export function unmarshall(map: unknown, path = '$'): { [key: string]: JsonValue } {
+export function unmarshall(map: unknown, path = '$'): { [key: string]: ItemValue } {
   if (!isPlainObject(map)) throw invalid(path, 'expected a map of attribute values');
-  // fromEntries defines own properties, so an attribute named `__proto__` stays data.
-  return Object.fromEntries(
-    Object.entries(map).map(([name, value]) => [name, unmarshallValue(value, `${path}.${name}`)]),
-  );
+  // A loop and plain assignment: a batch unmarshalls tens of thousands of images, and this is
+  // several times faster than Object.fromEntries over Object.entries.
+  const item: { [key: string]: ItemValue } = {};
+  for (const name of Object.keys(map)) {
+    const value = unmarshallValue(map[name], `${path}.${name}`);
+    // Assigning `__proto__` would set the prototype; defining it keeps it an attribute.
+    if (name === '__proto__') {
+      Object.defineProperty(item, name, { value, enumerable: true, writable: true, configurable: true });
+    } else {
+      item[name] = value;
+    }
+  }
+  return item;
 }
 
 /** Convert one AttributeValue (`{"S": "x"}`, `{"N": "1"}`, ...) to plain JSON. */
-export function unmarshallValue(value: unknown, path = '$'): JsonValue {
+export function unmarshallValue(value: unknown, path = '$'): ItemValue {
   if (!isPlainObject(value)) throw invalid(path, 'expected an attribute value object');
   const tags = Object.keys(value);
   const tag = tags[0];
@@ -78,34 +89,15 @@ export function unmarshallValue(value: unknown, path = '$'): JsonValue {
 }
 
 /**
- * A DynamoDB number (up to 38 significant digits) as JSON: a JS number when
- * the double says exactly the same decimal, otherwise the decimal string, so
- * that no digit is ever lost.
+ * A DynamoDB number, checked and kept as the decimal string DynamoDB sent.
+ * Never a JS number: a double cannot hold 38 significant digits, and a
+ * payload whose attribute is sometimes a number and sometimes a string (when
+ * a value outgrows a double) breaks every reader that infers types. Silver
+ * casts the text to the contract's type (`DECIMAL(18,2)`, `INTEGER`, ...).
  */
-export function dynamoNumber(text: string, path = '$'): number | string {
-  const written = canonicalDecimal(text);
-  if (written === undefined) throw invalid(path, 'malformed N value');
-  const value = Number(text);
-  if (!Number.isFinite(value)) return text;
-  // Comparing canonical forms accepts `1.50` as 1.5 (same decimal) but keeps
-  // `12345678901234567890` and `0.1000000000000000000001` as text (a double would change them).
-  if (canonicalDecimal(String(value)) !== written) return text;
-  return value === 0 ? 0 : value;
-}
-
-/** `digits e exponent` with no leading or trailing zero; one spelling per decimal value. */
-function canonicalDecimal(text: string): string | undefined {
-  const m = DECIMAL.exec(text);
-  if (!m) return undefined;
-  const [, sign = '', whole = '', fraction = '', exponent = '0'] = m;
-  if (whole === '' && fraction === '') return undefined;
-  const allDigits = `${whole}${fraction}`;
-  const significant = allDigits.replace(/^0+/, '');
-  if (significant === '') return '0';
-  const digits = significant.replace(/0+$/, '');
-  // BigInt: DynamoDB exponents are small, but a hostile string must not lose precision here.
-  const scale = BigInt(exponent) - BigInt(fraction.length) + BigInt(significant.length - digits.length);
-  return `${sign === '-' ? '-' : ''}${digits}e${scale}`;
+export function dynamoNumber(text: string, path = '$'): string {
+  if (!DECIMAL.test(text)) throw invalid(path, 'malformed N value');
+  return text;
 }
 
 function base64(text: string, path: string): string {

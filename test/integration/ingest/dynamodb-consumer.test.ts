@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { BatchProcessor, EventType } from '@aws-lambda-powertools/batch';
+import { DuckDBInstance } from '@duckdb/node-api';
 import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -19,6 +21,7 @@ import {
   av,
   compositeKeys,
   insertRecord,
+  keysOnlyRecord,
   modifyRecord,
   removeRecord,
   sequenceNumber,
@@ -157,14 +160,14 @@ const EXPECTED: Record<string, { readonly ingestDate: string; readonly events: r
         op: 'I',
         source_ts: '2023-09-06T10:45:55.000Z',
         seq: padSequence('111'),
-        payload: { Message: 'New item!', Id: 101 },
+        payload: { Message: 'New item!', Id: '101' },
       },
       {
         key: '101',
         op: 'U',
         source_ts: NOW.toISOString(),
         seq: padSequence('222'),
-        payload: { Message: 'This item has changed', Id: 101 },
+        payload: { Message: 'This item has changed', Id: '101' },
       },
     ],
   },
@@ -176,14 +179,14 @@ const EXPECTED: Record<string, { readonly ingestDate: string; readonly events: r
         op: 'I',
         source_ts: '2023-09-06T10:45:55.000Z',
         seq: padSequence('111'),
-        payload: { Message: 'New item!', Id: 101 },
+        payload: { Message: 'New item!', Id: '101' },
       },
       {
         key: '101',
         op: 'U',
         source_ts: NOW.toISOString(),
         seq: padSequence('222'),
-        payload: { Message: 'This item has changed', Id: 101 },
+        payload: { Message: 'This item has changed', Id: '101' },
       },
     ],
   },
@@ -206,13 +209,13 @@ describe('the AWS sample events', () => {
   });
 
   describe.each(streamFixtures)('$file', ({ file, event }) => {
-    it('fails every record, by sequence number, when its table is not configured', async () => {
+    it('fails every record when its table is not configured, and resumes at the first', async () => {
       // The samples' ARNs (`eventsource_arn`, `source_arn`) name no table at all.
       const result = await consumeStreamBatch(store, event, { tables: TABLES, now: NOW });
-      expect(result.batchItemFailures).toEqual(
-        sequenceNumbers(event).map((itemIdentifier) => ({ itemIdentifier })),
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: sequenceNumbers(event)[0] }]);
+      expect(result.failures.map((f) => [f.itemIdentifier, f.code])).toEqual(
+        sequenceNumbers(event).map((seq) => [seq, 'UNKNOWN_TABLE']),
       );
-      expect(result.failures.map((f) => f.code)).toEqual(event.Records.map(() => 'UNKNOWN_TABLE'));
       expect(result.landed).toEqual({});
       expect(await listKeys()).toEqual([]);
     });
@@ -250,24 +253,43 @@ describe('the AWS sample events', () => {
     });
   });
 
-  it('reports at least what the sample partial response reports, in the same shape', async () => {
+  describe.each(streamFixtures)('$file delivered again', ({ event }) => {
+    const later = new Date(NOW.getTime() + 3 * 3_600_000);
+
+    it('adds no Bronze object and gives the same answer', async () => {
+      const configured = onTable(event, 'Accounts');
+      const first = await consumeStreamBatch(store, configured, { tables: TABLES, now: NOW });
+      const keys = await listKeys();
+      const bodies = await Promise.all(keys.map((k) => store.get(k)));
+      // Later the same day, as Lambda retries: records without a time name their run by the day.
+      const again = await consumeStreamBatch(store, configured, { tables: TABLES, now: later });
+      expect(await listKeys()).toEqual(keys);
+      expect(await Promise.all(keys.map((k) => store.get(k)))).toEqual(bodies);
+      expect(again.batchItemFailures).toEqual(first.batchItemFailures);
+      expect(again.runs.map((r) => [r.runId, r.alreadyCommitted])).toEqual(
+        first.runs.map((r) => [r.runId, true]),
+      );
+    });
+
+    it('still lands nothing, and answers the same, while its table is not configured', async () => {
+      const first = await consumeStreamBatch(store, event, { tables: TABLES, now: NOW });
+      const again = await consumeStreamBatch(store, event, { tables: TABLES, now: later });
+      expect(again.batchItemFailures).toEqual(first.batchItemFailures);
+      expect(await listKeys()).toEqual([]);
+    });
+  });
+
+  it("answers exactly the sample partial response when the sample handler's record fails", async () => {
     const sample = streamFixtures.find((f) => f.file === SAMPLE_EVENT);
     const response = responseFixtures[0]?.response;
     if (!sample || !response) throw new Error('sample event and response are both needed');
-    const result = await consumeStreamBatch(store, sample.event, { tables: TABLES, now: NOW });
-    const ours = partialResponseSchema.parse({ batchItemFailures: result.batchItemFailures });
-    const ids = ours.batchItemFailures.map((f) => f.itemIdentifier);
-    // Item identifiers are sequence numbers of the batch, so Lambda can resume from the lowest.
-    expect(ids.every((id) => sequenceNumbers(sample.event).includes(id))).toBe(true);
-    for (const failure of response.batchItemFailures) expect(ids).toContain(failure.itemIdentifier);
-    const lowest = (list: readonly string[]) =>
-      list.map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[0];
-    // Resuming no later than the sample's handler would means no record it retried is skipped here.
-    const ourLowest = lowest(ids);
-    const sampleLowest = lowest(response.batchItemFailures.map((f) => f.itemIdentifier));
-    if (ourLowest === undefined || sampleLowest === undefined)
-      throw new Error('both responses report failures');
-    expect(ourLowest <= sampleLowest).toBe(true);
+    // The sample's handler fails its second record; here the second record's table is not configured.
+    const [first, second] = onTable(sample.event, 'Accounts').Records;
+    if (!first || !second) throw new Error('the sample has two records');
+    const event = { Records: [first, { ...second, eventSourceARN: streamArn('Orders') }] };
+    const result = await consumeStreamBatch(store, event, { tables: TABLES, now: NOW });
+    expect(partialResponseSchema.parse({ batchItemFailures: result.batchItemFailures })).toEqual(response);
+    expect(result.landed).toEqual({ accounts: 1 });
   });
 
   it('rejects the Kinesis-wrapped DynamoDB change: every record a failure, nothing landed', async () => {
@@ -329,11 +351,12 @@ describe('consumeStreamBatch', () => {
       ['D', 'a1', '2026-11-21T00:00:02.000Z', padSequence(sequenceNumber(3))],
       ['D', 'a2', '2026-11-21T00:00:03.000Z', padSequence(sequenceNumber(4))],
     ]);
-    expect(events[1]?.payload).toEqual({ id: 'a1', plan: 'team', seats: 5 });
-    // A delete carries its old image when the stream has one, else only its keys.
-    expect(events[2]?.payload).toEqual({ id: 'a1', plan: 'pro', seats: 5 });
+    // Numbers stay the decimal strings DynamoDB sent.
+    expect(events[1]?.payload).toEqual({ id: 'a1', plan: 'team', seats: '5' });
+    // A delete carries its old image when the stream has one, else only its keys, marked as such.
+    expect(events[2]?.payload).toEqual({ id: 'a1', plan: 'pro', seats: '5' });
     expect(events[3]?.payload).toEqual({ id: 'a2' });
-    expect(events.every((e) => e.meta === undefined)).toBe(true);
+    expect(events.map((e) => e.meta)).toEqual([undefined, undefined, undefined, { keys_only: true }]);
 
     // The run is named after its first record, not the clock.
     const run = result.runs[0];
@@ -375,9 +398,9 @@ describe('consumeStreamBatch', () => {
       ['u1', 'I', undefined],
       ['u2', 'D', undefined],
       ['u3', 'D', { ttl_expiry: true }],
-      ['u4', 'D', { ttl_expiry: true }],
+      ['u4', 'D', { ttl_expiry: true, keys_only: true }],
     ]);
-    expect(events[2]?.payload).toEqual({ id: 'u3', expires_at: 1763686800 });
+    expect(events[2]?.payload).toEqual({ id: 'u3', expires_at: '1763686800' });
     expect(events[3]?.payload).toEqual({ id: 'u4' });
   });
 
@@ -392,7 +415,7 @@ describe('consumeStreamBatch', () => {
     };
     const result = await consumeStreamBatch(store, streamEvent(other, modify), { tables: TABLES, now: NOW });
     expect(result.ttlExpiries).toBe(0);
-    expect((await readBronze()).map((e) => e.meta)).toEqual([undefined, undefined]);
+    expect((await readBronze()).map((e) => e.meta)).toEqual([{ keys_only: true }, undefined]);
   });
 
   it('joins composite keys stably: sorted by name, reserved characters escaped', async () => {
@@ -449,10 +472,8 @@ describe('consumeStreamBatch', () => {
       insertRecord({ table: 'Accounts', keys: { id: av.S('a2') }, image: account('a2'), seq: 43 }),
     );
     const result = await consumeStreamBatch(store, event, { tables: TABLES, now: NOW });
-    expect(result.batchItemFailures).toEqual([
-      { itemIdentifier: sequenceNumber(41) },
-      { itemIdentifier: sequenceNumber(42) },
-    ]);
+    // Lambda resumes at the first failure and delivers 42 and 43 again from there.
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: sequenceNumber(41) }]);
     expect(result.failures.map((f) => [f.code, f.reason])).toEqual([
       ['UNKNOWN_TABLE', 'table Orders is not mapped to an entity'],
       ['UNKNOWN_TABLE', 'eventSourceARN is not a DynamoDB stream ARN'],
@@ -516,7 +537,8 @@ describe('consumeStreamBatch', () => {
     ]);
     expect(result.failures[0]?.reason).toBe('$.NewImage.id: unknown type descriptor');
     expect(result.failures[2]?.reason).toMatch(/MODIFY without NewImage/);
-    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toContain('');
+    // One record has no sequence number to resume from: the whole batch is delivered again.
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: '' }]);
     expect(result.landed).toEqual({ accounts: 1 });
   });
 
@@ -612,10 +634,8 @@ describe('consumeStreamBatch', () => {
       insertRecord({ table: 'Accounts', keys: { id: av.S('a2') }, image: account('a2'), seq: 83 }),
     );
     const result = await consumeStreamBatch(failing, event, { tables: TABLES, now: NOW });
-    expect(result.batchItemFailures).toEqual([
-      { itemIdentifier: sequenceNumber(81) },
-      { itemIdentifier: sequenceNumber(82) },
-    ]);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: sequenceNumber(81) }]);
+    expect(result.failures.map((f) => f.itemIdentifier)).toEqual([sequenceNumber(81), sequenceNumber(82)]);
     expect(result.failures.every((f) => f.code === 'WRITE_FAILED' && f.entity === 'users')).toBe(true);
     expect(result.landed).toEqual({ accounts: 2 });
     expect(result.ttlExpiries).toBe(0);
@@ -632,11 +652,344 @@ describe('consumeStreamBatch', () => {
 
   it('writes nothing for an empty batch and throws for something that is not a stream event', async () => {
     const result = await consumeStreamBatch(store, { Records: [] }, { tables: TABLES, now: NOW });
-    expect(result).toEqual({ batchItemFailures: [], landed: {}, ttlExpiries: 0, failures: [], runs: [] });
-    await expect(consumeStreamBatch(store, { records: [] }, { tables: TABLES })).rejects.toThrow(
-      InvalidSourceRecordError,
-    );
+    expect(result).toEqual({
+      batchItemFailures: [],
+      landed: {},
+      ttlExpiries: 0,
+      keysOnly: 0,
+      failures: [],
+      runs: [],
+    });
+    for (const notAnEvent of [{ records: [] }, { Records: [null] }, { Records: ['x'] }, null]) {
+      await expect(consumeStreamBatch(store, notAnEvent, { tables: TABLES })).rejects.toThrow(
+        InvalidSourceRecordError,
+      );
+    }
     expect(await listKeys()).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Stream view types: KEYS_ONLY streams and missing images
+
+describe('stream view types', () => {
+  it('lands every change of a KEYS_ONLY stream with its keys, marked keys-only', async () => {
+    const keys = { id: av.S('a1') };
+    const event = streamEvent(
+      keysOnlyRecord({ eventName: 'INSERT', table: 'Accounts', keys, seq: 100, at: '2026-11-21T05:00:00Z' }),
+      keysOnlyRecord({ eventName: 'MODIFY', table: 'Accounts', keys, seq: 101, at: '2026-11-21T05:00:01Z' }),
+      keysOnlyRecord({ eventName: 'REMOVE', table: 'Accounts', keys, seq: 102, at: '2026-11-21T05:00:02Z' }),
+      {
+        ...keysOnlyRecord({ eventName: 'REMOVE', table: 'Accounts', keys: { id: av.S('a2') }, seq: 103 }),
+        userIdentity: { type: 'Service', principalId: 'dynamodb.amazonaws.com' },
+      },
+    );
+    const result = await consumeStreamBatch(store, event, { tables: TABLES, now: NOW });
+    expect(result.batchItemFailures).toEqual([]);
+    expect(result.keysOnly).toBe(4);
+    expect(result.ttlExpiries).toBe(1);
+    expect((await readBronze()).map((e) => [e.op, e.key, e.payload, e.meta])).toEqual([
+      ['I', 'a1', { id: 'a1' }, { keys_only: true }],
+      ['U', 'a1', { id: 'a1' }, { keys_only: true }],
+      ['D', 'a1', { id: 'a1' }, { keys_only: true }],
+      ['D', 'a2', { id: 'a2' }, { ttl_expiry: true, keys_only: true }],
+    ]);
+  });
+
+  it("never lands an old image as the state after an OLD_IMAGE stream's INSERT or MODIFY", async () => {
+    const event = streamEvent(
+      insertRecord({
+        viewType: 'OLD_IMAGE',
+        table: 'Accounts',
+        keys: { id: av.S('a1') },
+        image: account('a1'),
+        seq: 110,
+      }),
+      modifyRecord({
+        viewType: 'OLD_IMAGE',
+        table: 'Accounts',
+        keys: { id: av.S('a1') },
+        image: account('a1', { plan: av.S('team') }),
+        oldImage: account('a1'),
+        seq: 111,
+      }),
+      removeRecord({
+        viewType: 'OLD_IMAGE',
+        table: 'Accounts',
+        keys: { id: av.S('a1') },
+        oldImage: account('a1'),
+        seq: 112,
+      }),
+    );
+    const result = await consumeStreamBatch(store, event, { tables: TABLES, now: NOW });
+    expect(result.batchItemFailures).toEqual([]);
+    expect((await readBronze()).map((e) => [e.op, e.payload, e.meta])).toEqual([
+      ['I', { id: 'a1' }, { keys_only: true }],
+      ['U', { id: 'a1' }, { keys_only: true }],
+      ['D', { id: 'a1', plan: 'pro', seats: '5' }, undefined],
+    ]);
+  });
+
+  it("lands a NEW_IMAGE stream's changes whole and its deletes keys-only", async () => {
+    const event = streamEvent(
+      modifyRecord({
+        viewType: 'NEW_IMAGE',
+        table: 'Accounts',
+        keys: { id: av.S('a1') },
+        image: account('a1'),
+        oldImage: account('a1'),
+        seq: 120,
+      }),
+      removeRecord({
+        viewType: 'NEW_IMAGE',
+        table: 'Accounts',
+        keys: { id: av.S('a1') },
+        oldImage: account('a1'),
+        seq: 121,
+      }),
+    );
+    await consumeStreamBatch(store, event, { tables: TABLES, now: NOW });
+    expect((await readBronze()).map((e) => [e.op, e.payload, e.meta])).toEqual([
+      ['U', { id: 'a1', plan: 'pro', seats: '5' }, undefined],
+      ['D', { id: 'a1' }, { keys_only: true }],
+    ]);
+  });
+
+  it('fails an INSERT or MODIFY whose promised (or unstated) new image is missing', async () => {
+    const promised = modifyRecord({
+      table: 'Accounts',
+      keys: { id: av.S('a1') },
+      image: account('a1'),
+      seq: 130,
+    });
+    const { NewImage: _dropped, ...withoutImage } = promised.dynamodb;
+    const { StreamViewType: _unstated, ...unstated } = withoutImage;
+    const event = {
+      Records: [
+        { ...promised, dynamodb: withoutImage },
+        { ...promised, dynamodb: { ...unstated, SequenceNumber: sequenceNumber(131) } },
+        {
+          ...promised,
+          dynamodb: { ...withoutImage, StreamViewType: 'NEW_IMAGE', SequenceNumber: sequenceNumber(132) },
+        },
+      ],
+    };
+    const result = await consumeStreamBatch(store, event, { tables: TABLES, now: NOW });
+    expect(result.failures.map((f) => [f.itemIdentifier, f.code, f.reason])).toEqual([
+      [sequenceNumber(130), 'INVALID_RECORD', 'MODIFY without NewImage on a NEW_AND_OLD_IMAGES stream'],
+      [sequenceNumber(131), 'INVALID_RECORD', 'MODIFY without NewImage on a stream of unstated view type'],
+      [sequenceNumber(132), 'INVALID_RECORD', 'MODIFY without NewImage on a NEW_IMAGE stream'],
+    ]);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: sequenceNumber(130) }]);
+    expect(await listKeys()).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Numbers: exact from the stream to the typed value Silver reads
+
+describe('numbers', () => {
+  const values = {
+    tenth: '0.1',
+    third: '0.3',
+    money: '1234567.89',
+    beyond_double: '12345678901234567890.123456789',
+    max_digits: '99999999999999999999999999999999999999',
+    tiny: '1E-18',
+    negative_zero: '-0',
+  };
+
+  it('land as the decimal text DynamoDB sent, which a SQL cast reads exactly', async () => {
+    const image = Object.fromEntries(Object.entries(values).map(([name, text]) => [name, av.N(text)]));
+    const event = streamEvent(
+      insertRecord({
+        table: 'Accounts',
+        keys: { id: av.S('n1') },
+        image: { id: av.S('n1'), ...image },
+        seq: 140,
+      }),
+    );
+    const result = await consumeStreamBatch(store, event, { tables: TABLES, now: NOW });
+    expect(result.batchItemFailures).toEqual([]);
+    const [landed] = await readBronze();
+    expect(landed?.payload).toEqual({ id: 'n1', ...values });
+
+    // Silver's way: the payload read as JSON, each field taken as text and cast to its contract type.
+    const part = (await listKeys()).find((k) => k.endsWith('.jsonl.gz'));
+    if (!part) throw new Error('no Bronze part');
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      const casts = Object.keys(values)
+        .map(
+          (name) =>
+            `TRY_CAST(json_extract_string(payload, '$.${name}') AS DECIMAL(38, 18))::VARCHAR AS ${name}`,
+        )
+        .join(', ');
+      const reader = await connection.runAndReadAll(
+        `SELECT ${casts} FROM read_json('${join(dir, part)}', format = 'newline_delimited', compression = 'gzip', columns = {payload: 'JSON'})`,
+      );
+      expect(reader.getRowObjectsJson()).toEqual([
+        {
+          tenth: '0.100000000000000000',
+          third: '0.300000000000000000',
+          money: '1234567.890000000000000000',
+          beyond_double: '12345678901234567890.123456789000000000',
+          // 38 integer digits leave no room for 18 decimals: a wide enough type reads it, below.
+          max_digits: null,
+          tiny: '0.000000000000000001',
+          negative_zero: '0.000000000000000000',
+        },
+      ]);
+      const wide = await connection.runAndReadAll(
+        `SELECT CAST(json_extract_string(payload, '$.max_digits') AS DECIMAL(38, 0))::VARCHAR AS v FROM read_json('${join(dir, part)}', format = 'newline_delimited', compression = 'gzip', columns = {payload: 'JSON'})`,
+      );
+      expect(wide.getRowObjectsJson()).toEqual([{ v: values.max_digits }]);
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Order, partial batch responses and redelivery
+
+describe('in-order processing and the partial batch response', () => {
+  it('reads the records with a Powertools BatchProcessor for DynamoDB Streams, one at a time', async () => {
+    const register = vi.spyOn(BatchProcessor.prototype, 'register');
+    const original = BatchProcessor.prototype.processRecord;
+    let inFlight = 0;
+    let mostInFlight = 0;
+    vi.spyOn(BatchProcessor.prototype, 'processRecord').mockImplementation(async function (
+      this: BatchProcessor,
+      record,
+    ) {
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      try {
+        // Give a parallel processor every chance to start the next record meanwhile.
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        return await original.call(this, record);
+      } finally {
+        inFlight--;
+      }
+    });
+    try {
+      const event = streamEvent(
+        ...[0, 1, 2, 3, 4].map((n) =>
+          insertRecord({
+            table: 'Accounts',
+            keys: { id: av.S(`a${n}`) },
+            image: account(`a${n}`),
+            seq: 150 + n,
+          }),
+        ),
+      );
+      await consumeStreamBatch(store, event, { tables: TABLES, now: NOW });
+      expect(mostInFlight).toBe(1);
+      expect(register).toHaveBeenCalledTimes(1);
+      const processor = register.mock.contexts[0];
+      expect(processor).toBeInstanceOf(BatchProcessor);
+      expect(processor).toMatchObject({ eventType: EventType.DynamoDBStreams });
+      expect(register.mock.calls[0]?.[2]).toMatchObject({ processInParallel: false });
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+
+  it('keeps the batch order in Bronze, lands the records after a failure and resumes at the first', async () => {
+    const event = streamEvent(
+      insertRecord({ table: 'Accounts', keys: { id: av.S('a1') }, image: account('a1'), seq: 160 }),
+      insertRecord({ table: 'Users', keys: { id: av.S('u1') }, image: { id: av.S('u1') }, seq: 161 }),
+      modifyRecord({
+        table: 'Accounts',
+        keys: { id: av.S('a1') },
+        image: account('a1', { plan: av.S('team') }),
+        seq: 162,
+      }),
+      insertRecord({ table: 'Orders', keys: { id: av.S('o1') }, image: { id: av.S('o1') }, seq: 163 }),
+      removeRecord({ table: 'Accounts', keys: { id: av.S('a1') }, seq: 164 }),
+      insertRecord({ table: 'Orders', keys: { id: av.S('o2') }, image: { id: av.S('o2') }, seq: 165 }),
+      insertRecord({ table: 'Users', keys: { id: av.S('u2') }, image: { id: av.S('u2') }, seq: 166 }),
+    );
+    const result = await consumeStreamBatch(store, event, { tables: TABLES, now: NOW });
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: sequenceNumber(163) }]);
+    expect(result.failures.map((f) => f.itemIdentifier)).toEqual([sequenceNumber(163), sequenceNumber(165)]);
+    expect(result.landed).toEqual({ accounts: 3, users: 2 });
+    const events = await readBronze();
+    expect(events.filter((e) => e.entity === 'accounts').map((e) => [e.op, e.seq])).toEqual([
+      ['I', padSequence(sequenceNumber(160))],
+      ['U', padSequence(sequenceNumber(162))],
+      ['D', padSequence(sequenceNumber(164))],
+    ]);
+    expect(events.filter((e) => e.entity === 'users').map((e) => e.key)).toEqual(['u1', 'u2']);
+  });
+
+  it('answers a batch whose every record failed like any other: resume at its first record', async () => {
+    const event = streamEvent(
+      insertRecord({ table: 'Orders', keys: { id: av.S('o1') }, image: { id: av.S('o1') }, seq: 170 }),
+      insertRecord({ table: 'Orders', keys: { id: av.S('o2') }, image: { id: av.S('o2') }, seq: 171 }),
+    );
+    const result = await consumeStreamBatch(store, event, { tables: TABLES, now: NOW });
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: sequenceNumber(170) }]);
+    expect(result.failures).toHaveLength(2);
+  });
+
+  it('loses nothing when a redelivered batch lands a record that failed the first time', async () => {
+    const event = streamEvent(
+      insertRecord({
+        table: 'Accounts',
+        keys: { id: av.S('a1') },
+        image: account('a1'),
+        seq: 180,
+        at: '2026-11-21T05:10:00Z',
+      }),
+      insertRecord({
+        table: 'Billing',
+        keys: { id: av.S('a1') },
+        image: account('a1'),
+        seq: 181,
+        at: '2026-11-21T05:10:01Z',
+      }),
+      insertRecord({
+        table: 'Accounts',
+        keys: { id: av.S('a2') },
+        image: account('a2'),
+        seq: 182,
+        at: '2026-11-21T05:10:02Z',
+      }),
+    );
+    const first = await consumeStreamBatch(store, event, { tables: TABLES, now: NOW });
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: sequenceNumber(181) }]);
+    // The same records again (the whole batch, as after a timeout), now with Billing configured:
+    // the accounts run holds other records than before, so it is a new run, not one already done.
+    const fixed = { ...TABLES, Billing: 'accounts' };
+    const again = await consumeStreamBatch(store, event, { tables: fixed, now: NOW });
+    expect(again.batchItemFailures).toEqual([]);
+    expect(again.runs.map((r) => r.alreadyCommitted)).toEqual([false]);
+    expect(again.runs[0]?.runId).not.toBe(first.runs[0]?.runId);
+    const seqs = (await readBronze()).map((e) => e.seq);
+    expect(new Set(seqs)).toEqual(new Set([180, 181, 182].map((n) => padSequence(sequenceNumber(n)))));
+  });
+
+  it('fails a record on an unexpected error instead of failing the batch', async () => {
+    const tables = Object.defineProperty({ ...TABLES }, 'Broken', {
+      enumerable: true,
+      get: () => {
+        throw new Error('configuration bug');
+      },
+    });
+    const event = streamEvent(
+      insertRecord({ table: 'Accounts', keys: { id: av.S('a1') }, image: account('a1'), seq: 190 }),
+      insertRecord({ table: 'Broken', keys: { id: av.S('b1') }, image: { id: av.S('b1') }, seq: 191 }),
+    );
+    const result = await consumeStreamBatch(store, event, { tables, now: NOW });
+    expect(result.failures.map((f) => [f.itemIdentifier, f.code, f.reason])).toEqual([
+      [sequenceNumber(191), 'PROCESSING_FAILED', 'configuration bug'],
+    ]);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: sequenceNumber(191) }]);
+    expect(result.landed).toEqual({ accounts: 1 });
   });
 });
 

@@ -1,4 +1,8 @@
-import type { DynamoDBStreamEvent, DynamoDBStreamRecord } from '../../../src/ingest/dynamodb/stream-event.js';
+import type {
+  DynamoDBStreamEvent,
+  DynamoDBStreamRecord,
+  StreamViewType,
+} from '../../../src/ingest/dynamodb/stream-event.js';
 import type { AttributeMap } from '../../../src/ingest/dynamodb/unmarshall.js';
 
 /** AttributeValue shorthands: `av.S('x')`, `av.N(1)`. */
@@ -33,7 +37,17 @@ interface Common {
   /** ISO instant; omitted means no `ApproximateCreationDateTime`, as in the AWS samples. */
   readonly at?: string;
   readonly eventID?: string;
+  /** The stream's view type (default `NEW_AND_OLD_IMAGES`): images it does not carry are left out. */
+  readonly viewType?: StreamViewType;
 }
+
+/** Which images a stream of each view type carries. */
+const CARRIES: Record<StreamViewType, { readonly newImage: boolean; readonly oldImage: boolean }> = {
+  KEYS_ONLY: { newImage: false, oldImage: false },
+  NEW_IMAGE: { newImage: true, oldImage: false },
+  OLD_IMAGE: { newImage: false, oldImage: true },
+  NEW_AND_OLD_IMAGES: { newImage: true, oldImage: true },
+};
 
 function record(
   common: Common,
@@ -41,6 +55,8 @@ function record(
   images: { NewImage?: AttributeMap; OldImage?: AttributeMap },
 ): DynamoDBStreamRecord {
   const seq = typeof common.seq === 'number' ? sequenceNumber(common.seq) : common.seq;
+  const viewType = common.viewType ?? 'NEW_AND_OLD_IMAGES';
+  const carries = CARRIES[viewType];
   return {
     eventID: common.eventID ?? `evt-${seq}`,
     eventName,
@@ -51,10 +67,11 @@ function record(
     dynamodb: {
       ...(common.at === undefined ? {} : { ApproximateCreationDateTime: epochSeconds(common.at) }),
       Keys: common.keys,
-      ...images,
+      ...(carries.newImage && images.NewImage ? { NewImage: images.NewImage } : {}),
+      ...(carries.oldImage && images.OldImage ? { OldImage: images.OldImage } : {}),
       SequenceNumber: seq,
       SizeBytes: 100,
-      StreamViewType: 'NEW_AND_OLD_IMAGES',
+      StreamViewType: viewType,
     },
   };
 }
@@ -85,6 +102,13 @@ export function ttlRemoveRecord(common: Common & { readonly oldImage?: Attribute
     ...removeRecord(common),
     userIdentity: { type: 'Service', principalId: 'dynamodb.amazonaws.com' },
   };
+}
+
+/** A change on a `KEYS_ONLY` stream: keys, no image, whatever the event. */
+export function keysOnlyRecord(
+  common: Omit<Common, 'viewType'> & { readonly eventName: DynamoDBStreamRecord['eventName'] },
+): DynamoDBStreamRecord {
+  return record({ ...common, viewType: 'KEYS_ONLY' }, common.eventName, {});
 }
 
 /** The Keys of a composite primary key (partition + sort key), as single-table designs use. */
