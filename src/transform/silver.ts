@@ -56,7 +56,7 @@ function stagingQuery(contract: EntityContract, sources: SilverSources, runId: s
     ',\n      ',
   );
   const typed = join(
-    contract.fields.map((f) => raw(`TRY_CAST(${rawName(f)} AS ${f.sqlType}) AS ${ident(f.name)}`)),
+    contract.fields.map((f) => raw(`${typedValue(f)} AS ${ident(f.name)}`)),
     ',\n      ',
   );
   const checks = join(contract.fields.flatMap(violationChecks), ',\n        ');
@@ -100,6 +100,17 @@ function stagingQuery(contract: EntityContract, sources: SilverSources, runId: s
       json_object('source', ${contract.source}, 'entity', ${contract.entity}, 'key', key, 'op', op, 'source_ts', source_ts, 'seq', seq, 'run_id', run_id,
                   'ingested_at', ingested_at, 'payload', payload, 'meta', meta) END AS _event
   FROM extracted`;
+}
+
+/**
+ * The typed value of a field. Timestamps go through TIMESTAMPTZ so that an
+ * offset (`+0530`) is applied; a plain cast to TIMESTAMP would drop it. The
+ * session time zone is UTC, so the result is the UTC instant.
+ */
+function typedValue(f: FieldDef): string {
+  return f.sqlType === 'TIMESTAMP'
+    ? `CAST(TRY_CAST(${rawName(f)} AS TIMESTAMPTZ) AS TIMESTAMP)`
+    : `TRY_CAST(${rawName(f)} AS ${f.sqlType})`;
 }
 
 function rawName(f: FieldDef): string {

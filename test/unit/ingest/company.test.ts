@@ -558,8 +558,15 @@ describe('synthetic company generator', () => {
         let repeats = 0;
         let older = 0;
         const maxSeq = new Map<string, bigint>();
+        let firstDeliveries = 0;
+        let unordered = 0;
         for (const r of h.streams[table]) {
           if (ids.has(r.eventID)) repeats += 1;
+          else {
+            // Stream order is time order for every record delivered the first time.
+            if (r.dynamodb.ApproximateCreationDateTime < firstDeliveries) unordered += 1;
+            firstDeliveries = Math.max(firstDeliveries, r.dynamodb.ApproximateCreationDateTime);
+          }
           ids.add(r.eventID);
           const key = JSON.stringify(r.dynamodb.Keys);
           const seq = BigInt(r.dynamodb.SequenceNumber);
@@ -568,6 +575,7 @@ describe('synthetic company generator', () => {
           if (max === undefined || seq > max) maxSeq.set(key, seq);
         }
         const c = dirty.stats.streams[table];
+        expect(unordered).toBe(0);
         expect(repeats).toBe(c.duplicates + c.outOfOrder);
         if (table !== 'usage_events') expect(older).toBe(c.outOfOrder);
       }
