@@ -41,7 +41,8 @@ export const ROLES_CLAIM = `${TOKEN_SETTINGS.claimsNamespace}roles`;
 
 /** The fixed clock of the demo company, so the lake is the same on every run. */
 export const DEMO_NOW = new Date('2026-11-21T06:15:00.000Z');
-export const DEMO_SEED = 20_261_121;
+/** A seed whose company deleted no contact by DEMO_NOW: customer_360 has a row per generated customer. */
+export const DEMO_SEED = 20_261_123;
 export const DEMO_CUSTOMERS = 120;
 
 /**

@@ -1,4 +1,3 @@
-import { toAttributeMap } from '../generator.js';
 import type { DynamoEntity, StreamRecordJson, ZohoRecord, ZohoVersion } from '../history.js';
 import type { Random } from '../random.js';
 import { corruptItem, corruptZohoRecord, drawDirtyKind } from './dirty.js';
@@ -343,4 +342,19 @@ function marshal(image: Readonly<Record<string, unknown>>): Marshalled {
     }
   }
   return { map, size };
+}
+
+/** Marshal plain JSON into DynamoDB attribute values (strings, numbers, booleans, null, maps, lists). */
+export function toAttributeMap(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toAttribute(v)]));
+}
+
+function toAttribute(value: unknown): unknown {
+  if (value === null || value === undefined) return { NULL: true };
+  if (typeof value === 'string') return { S: value };
+  if (typeof value === 'number') return { N: String(value) };
+  if (typeof value === 'boolean') return { BOOL: value };
+  if (Array.isArray(value)) return { L: value.map(toAttribute) };
+  if (typeof value === 'object') return { M: toAttributeMap(value as Record<string, unknown>) };
+  throw new TypeError('unsupported attribute value');
 }
