@@ -176,11 +176,16 @@ export default async function bench(args: readonly string[]): Promise<void> {
 
     process.stderr.write('full pipeline run\n');
     let clock = Date.parse('2026-11-21T06:00:00Z');
+    // Each read of the clock moves it a second on, so every run id is new.
+    const tick = (): Date => {
+      clock += 1000;
+      return new Date(clock);
+    };
     const totals = new Map<string, number>();
     const full = await runPipeline({
       store,
       engine: timed(engine, totals),
-      now: () => new Date((clock += 1000)),
+      now: tick,
     });
     const byStatement = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
     process.stderr.write(
@@ -211,7 +216,7 @@ export default async function bench(args: readonly string[]): Promise<void> {
       const n = Math.round((counts[entity] ?? 0) * 0.01);
       if (n > 0) await generate(store, engine, entity, n, counts[entity] ?? 0, keys, '0100');
     }
-    const incremental = await runPipeline({ store, engine, now: () => new Date((clock += 1000)) });
+    const incremental = await runPipeline({ store, engine, now: tick });
     const incrementalS = incremental.steps.reduce((a, s) => a + s.durationMs, 0) / 1000;
     const slowest = [...full.steps].sort((a, b) => b.durationMs - a.durationMs).slice(0, 3);
 
