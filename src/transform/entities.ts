@@ -1,4 +1,4 @@
-import { ACCOUNT_REGIONS } from '../catalog/regions.js';
+import { ACCOUNT_REGIONS, INVOICE_STATUSES } from '../catalog/domain.js';
 import type { SqlType } from '../catalog/types.js';
 import type { SourceName } from '../ingest/envelope.js';
 
@@ -47,20 +47,6 @@ export const zohoContacts: EntityContract = {
     { name: 'last_modified_time', sqlType: 'TIMESTAMP', path: '$.last_modified_time', required: true },
   ],
 };
-
-/** Invoice statuses Zoho Books uses (`void` is a status, not a delete). */
-export const INVOICE_STATUSES = [
-  'draft',
-  'sent',
-  'viewed',
-  'overdue',
-  'partially_paid',
-  'unpaid',
-  'paid',
-  'void',
-  'pending_approval',
-  'approved',
-] as const;
 
 export const zohoInvoices: EntityContract = {
   source: 'zoho_books',

@@ -1,5 +1,5 @@
 import { HEALTH_BAND_TEXT, HEALTH_BANDS, HEALTH_FORMULA } from '../../transform/gold/health.js';
-import { MART_REGIONS } from '../regions.js';
+import { CUSTOMER_ID_COLUMN, CUSTOMER_REGION_COLUMN } from '../columns.js';
 import type { MartDef } from '../types.js';
 import { MRR_DEFINITION } from './revenue.js';
 
@@ -71,13 +71,7 @@ export const customer360: MartDef = {
   ],
   api: { typeName: 'Customer', listField: 'customers', itemField: 'customer' },
   columns: [
-    {
-      name: 'customer_id',
-      sqlType: 'VARCHAR',
-      apiType: 'ID',
-      nullable: false,
-      description: 'Zoho Books contact id of the customer (a string: ids exceed 2^53).',
-    },
+    CUSTOMER_ID_COLUMN,
     {
       name: 'account_id',
       sqlType: 'VARCHAR',
@@ -122,15 +116,7 @@ export const customer360: MartDef = {
       nullable: true,
       description: 'Billing country in Zoho Books.',
     },
-    {
-      name: 'region',
-      sqlType: 'VARCHAR',
-      apiType: 'String',
-      nullable: false,
-      values: MART_REGIONS,
-      description:
-        "Sales region: the account's region, else derived from the billing country; the row-scope dimension.",
-    },
+    CUSTOMER_REGION_COLUMN,
     {
       name: 'segment',
       sqlType: 'VARCHAR',

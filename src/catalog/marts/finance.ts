@@ -1,4 +1,5 @@
-import { MART_REGIONS } from '../regions.js';
+import { CUSTOMER_ID_COLUMN, CUSTOMER_REGION_COLUMN } from '../columns.js';
+import { INVOICE_STATUSES } from '../domain.js';
 import type { ColumnDef, MartDef } from '../types.js';
 
 /**
@@ -18,38 +19,6 @@ import type { ColumnDef, MartDef } from '../types.js';
 
 /** The `invoice_id` of a payment row holding the part of a payment applied to no invoice. */
 export const UNAPPLIED_INVOICE_ID = 'unapplied';
-
-/** Zoho Books invoice statuses (the Silver contract quarantines any other). */
-const INVOICE_STATUSES = [
-  'draft',
-  'sent',
-  'viewed',
-  'overdue',
-  'partially_paid',
-  'unpaid',
-  'paid',
-  'void',
-  'pending_approval',
-  'approved',
-] as const;
-
-const customerId: ColumnDef = {
-  name: 'customer_id',
-  sqlType: 'VARCHAR',
-  apiType: 'ID',
-  nullable: false,
-  description: 'Zoho Books contact id of the customer (a string: ids exceed 2^53).',
-};
-
-const region: ColumnDef = {
-  name: 'region',
-  sqlType: 'VARCHAR',
-  apiType: 'String',
-  nullable: false,
-  values: MART_REGIONS,
-  description:
-    "The customer's sales region (its account's region, else its billing country's, else UNKNOWN); the row-scope dimension.",
-};
 
 function money(name: string, description: string): ColumnDef {
   return { name, sqlType: 'DECIMAL(18,2)', apiType: 'Decimal', nullable: false, description };
@@ -99,8 +68,8 @@ export const invoices: MartDef = {
       nullable: true,
       description: 'Invoice number as printed on the document.',
     },
-    customerId,
-    region,
+    CUSTOMER_ID_COLUMN,
+    CUSTOMER_REGION_COLUMN,
     {
       name: 'invoice_date',
       sqlType: 'DATE',
@@ -184,7 +153,7 @@ export const payments: MartDef = {
       nullable: false,
       description: 'Zoho Books customer payment id (a string: ids exceed 2^53).',
     },
-    customerId,
+    CUSTOMER_ID_COLUMN,
     {
       name: 'invoice_id',
       sqlType: 'VARCHAR',
@@ -192,7 +161,7 @@ export const payments: MartDef = {
       nullable: false,
       description: `The invoice this part of the payment is applied to, or "${UNAPPLIED_INVOICE_ID}" for the part applied to no invoice (an advance or excess payment).`,
     },
-    region,
+    CUSTOMER_REGION_COLUMN,
     {
       name: 'payment_date',
       sqlType: 'DATE',
@@ -249,8 +218,8 @@ export const arAging: MartDef = {
       nullable: false,
       description: "The date the balances hold for: the pipeline run's UTC date; the partition column.",
     },
-    customerId,
-    region,
+    CUSTOMER_ID_COLUMN,
+    CUSTOMER_REGION_COLUMN,
     money('current', 'Open balance not yet due (due_date on or after as_of_date), base currency.'),
     money('d1_30', 'Open balance 1 to 30 days past due, base currency.'),
     money('d31_60', 'Open balance 31 to 60 days past due, base currency.'),

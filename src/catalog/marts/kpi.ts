@@ -1,4 +1,4 @@
-import { MART_REGIONS } from '../regions.js';
+import { regionColumn } from '../columns.js';
 import type { ColumnDef, MartDef } from '../types.js';
 
 /**
@@ -26,15 +26,6 @@ const quoted = (values: readonly string[]): string => values.map((v) => `\`${v}\
 
 const USAGE_EVENT =
   'A usage event is a row of the product `usage_events` table as Silver holds it: TTL expiry in DynamoDB does not remove it, a business delete does; events dated after as_of are ignored. Dates are UTC calendar dates.';
-
-const regionColumn = (whose: string): ColumnDef => ({
-  name: 'region',
-  sqlType: 'VARCHAR',
-  apiType: 'String',
-  nullable: false,
-  values: MART_REGIONS,
-  description: `${whose}; \`UNKNOWN\` when the account has no region or no longer exists. The row-scope dimension.`,
-});
 
 /** Range checks: counts never negative, rates within [0, 1]. */
 const atLeast = (min: string, ...columns: string[]) => columns.map((column) => ({ column, min }));
@@ -79,7 +70,9 @@ export const kpiDailyUsage: MartDef = {
       nullable: false,
       description: 'The UTC calendar day; the partition column.',
     },
-    regionColumn("The region of the event's account"),
+    regionColumn(
+      "The region of the event's account; `UNKNOWN` when the account has no region or no longer exists",
+    ),
     count('dau', 'Distinct users with at least one usage event on the date.'),
     count(
       'wau',
@@ -119,7 +112,7 @@ export const kpiFunnel: MartDef = {
       nullable: false,
       description: 'Monday (YYYY-MM-DD) of the ISO week, Monday to Sunday, holding the UTC signup date.',
     },
-    regionColumn("The account's region"),
+    regionColumn("The account's region; `UNKNOWN` when the account has no region or no longer exists"),
     count('signups', 'Accounts that signed up in the week.'),
     count(
       'activated',
@@ -159,7 +152,7 @@ export const kpiRetention: MartDef = {
       nullable: false,
       description: 'The UTC month of the signups, YYYY-MM.',
     },
-    regionColumn("The account's region"),
+    regionColumn("The account's region; `UNKNOWN` when the account has no region or no longer exists"),
     {
       name: 'period',
       sqlType: 'INTEGER',

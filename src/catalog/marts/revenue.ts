@@ -1,4 +1,4 @@
-import { MART_REGIONS } from '../regions.js';
+import { CUSTOMER_ID_COLUMN, CUSTOMER_REGION_COLUMN } from '../columns.js';
 import type { ColumnDef, MartDef } from '../types.js';
 
 /**
@@ -74,22 +74,8 @@ export const mrrMonthly: MartDef = {
   api: { typeName: 'MrrMonth', listField: 'mrrMonthly' },
   columns: [
     month('month', 'The calendar month; the partition column.'),
-    {
-      name: 'customer_id',
-      sqlType: 'VARCHAR',
-      apiType: 'ID',
-      nullable: false,
-      description: 'Zoho Books contact id of the customer (a string: ids exceed 2^53).',
-    },
-    {
-      name: 'region',
-      sqlType: 'VARCHAR',
-      apiType: 'String',
-      nullable: false,
-      values: MART_REGIONS,
-      description:
-        "The customer's region today (its account's, else its billing country's, else `UNKNOWN`, also for a customer Silver does not hold); the row-scope dimension.",
-    },
+    CUSTOMER_ID_COLUMN,
+    CUSTOMER_REGION_COLUMN,
     money('mrr', "The customer's MRR at the month's snapshot date, in base currency."),
     money('arr', 'Annualised: 12 x mrr.'),
     {
