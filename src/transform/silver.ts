@@ -49,11 +49,10 @@ export interface SilverSources {
  * expiry or a keys-only image: neither is a business change).
  */
 function stagingQuery(contract: EntityContract, sources: SilverSources, runId: string): SqlFragment {
-  const extracted = join(
-    contract.fields.map(
-      (f) => sql`NULLIF(TRIM(json_extract_string(payload, ${f.path})), '') AS ${raw(rawName(f))}`,
-    ),
-    ',\n      ',
+  // One call with every path parses the payload once; a call per field would parse it per field.
+  const paths = contract.fields.map((f) => f.path);
+  const extracted = raw(
+    contract.fields.map((f, i) => `NULLIF(TRIM(_raw_all[${i + 1}]), '') AS ${rawName(f)}`).join(',\n      '),
   );
   const typed = join(
     contract.fields.map((f) => raw(`${typedValue(f)} AS ${ident(f.name)}`)),
@@ -75,12 +74,17 @@ function stagingQuery(contract: EntityContract, sources: SilverSources, runId: s
   return sql`WITH raw_events AS (
     ${join(parts, '\n    UNION ALL\n    ')}
   ),
-  extracted AS (
+  parsed AS (
     SELECT *,
       coalesce(TRY_CAST(json_extract(meta, '$.ttl_expiry') AS BOOLEAN), false)
         OR (coalesce(TRY_CAST(json_extract(meta, '$.keys_only') AS BOOLEAN), false) AND op <> 'D') AS _skipped,
-      ${extracted}
+      json_extract_string(payload, ${paths}) AS _raw_all
     FROM raw_events
+  ),
+  extracted AS (
+    SELECT * EXCLUDE (_raw_all),
+      ${extracted}
+    FROM parsed
   )
   SELECT key AS _key, op AS _op,
     CAST(source_ts AS TIMESTAMP) AS _source_ts, seq AS _seq, run_id AS _run_id,
