@@ -14,12 +14,8 @@ import { HEALTH_FORMULA } from '../../../src/transform/gold/health.js';
 import { GOLD_MODELS } from '../../../src/transform/gold/index.js';
 import { runPipeline } from '../../../src/transform/pipeline.js';
 import { account, contact, type Draft, invoice, landEvents, removed } from '../../support/builders/bronze.js';
-import {
-  accountEvent,
-  productUserWithLogin,
-  recurringProfile,
-  seatlessAccount,
-} from '../../support/builders/revenue.js';
+import { recurringProfile } from '../../support/builders/revenue.js';
+import { productAccount, productUser, usageEvent } from '../../support/builders/usage.js';
 
 /**
  * A small subscription business whose mrr_monthly, revenue_cohorts and the
@@ -141,7 +137,13 @@ describe('recurring revenue and customer health golden dataset', () => {
           signupAt: T('2026-07-24'),
           seats: 4,
         }),
-        seatlessAccount('acc_d', { contact: D, region: 'EU', plan: 'growth', signupAt: T('2026-11-01') }),
+        productAccount('acc_d', {
+          contact: D,
+          region: 'EU',
+          plan: 'growth',
+          signupAt: T('2026-11-01'),
+          seats: null,
+        }),
         account('acc_f', T('2026-09-15'), {
           contact: F,
           region: 'EU',
@@ -329,19 +331,19 @@ describe('recurring revenue and customer health golden dataset', () => {
       'dynamodb',
       'users',
       [
-        productUserWithLogin('ub1', {
+        productUser('ub1', {
           account: 'acc_b',
           createdAt: T('2025-03-01'),
           lastLoginAt: T('2026-11-20', '08:00:00'),
         }),
-        productUserWithLogin('ub2', {
+        productUser('ub2', {
           account: 'acc_b',
           createdAt: T('2025-03-01'),
           lastLoginAt: T('2026-09-01'),
         }),
-        productUserWithLogin('uc1', { account: 'acc_c', createdAt: T('2026-07-24') }),
-        productUserWithLogin('ud1', { account: 'acc_d', createdAt: T('2026-11-01') }),
-        productUserWithLogin('ud2', { account: 'acc_d', createdAt: T('2026-11-01') }),
+        productUser('uc1', { account: 'acc_c', createdAt: T('2026-07-24') }),
+        productUser('ud1', { account: 'acc_d', createdAt: T('2026-11-01') }),
+        productUser('ud2', { account: 'acc_d', createdAt: T('2026-11-01') }),
       ],
       day1,
     );
@@ -351,28 +353,48 @@ describe('recurring revenue and customer health golden dataset', () => {
       'usage_events',
       [
         // Birch: 4 in the window (eb1 on its first day, eb4 made by no user), 4 before it, eb9 too old.
-        accountEvent('eb1', { account: 'acc_b', user: 'ub1', at: T('2026-10-23', '00:00:00') }),
-        accountEvent('eb2', { account: 'acc_b', user: 'ub1', at: T('2026-11-05') }),
-        accountEvent('eb3', { account: 'acc_b', user: 'ub1', at: T('2026-11-19') }),
-        accountEvent('eb4', { account: 'acc_b', at: T('2026-11-20', '12:00:00') }),
-        accountEvent('eb5', { account: 'acc_b', user: 'ub2', at: T('2026-10-22', '23:59:59') }),
-        accountEvent('eb6', { account: 'acc_b', user: 'ub2', at: T('2026-10-01') }),
-        accountEvent('eb7', { account: 'acc_b', user: 'ub2', at: T('2026-09-23', '00:00:00') }),
-        accountEvent('eb8', { account: 'acc_b', user: 'ub1', at: T('2026-09-30') }),
-        accountEvent('eb9', { account: 'acc_b', user: 'ub2', at: T('2026-09-22') }),
-        accountEvent('eb10', { account: 'acc_b', user: 'ub2', at: T('2026-11-10') }),
+        usageEvent('eb1', {
+          account: 'acc_b',
+          user: 'ub1',
+          at: T('2026-10-23', '00:00:00'),
+          type: 'report.viewed',
+        }),
+        usageEvent('eb2', { account: 'acc_b', user: 'ub1', at: T('2026-11-05'), type: 'report.viewed' }),
+        usageEvent('eb3', { account: 'acc_b', user: 'ub1', at: T('2026-11-19'), type: 'report.viewed' }),
+        usageEvent('eb4', { account: 'acc_b', at: T('2026-11-20', '12:00:00'), type: 'report.viewed' }),
+        usageEvent('eb5', {
+          account: 'acc_b',
+          user: 'ub2',
+          at: T('2026-10-22', '23:59:59'),
+          type: 'report.viewed',
+        }),
+        usageEvent('eb6', { account: 'acc_b', user: 'ub2', at: T('2026-10-01'), type: 'report.viewed' }),
+        usageEvent('eb7', {
+          account: 'acc_b',
+          user: 'ub2',
+          at: T('2026-09-23', '00:00:00'),
+          type: 'report.viewed',
+        }),
+        usageEvent('eb8', { account: 'acc_b', user: 'ub1', at: T('2026-09-30'), type: 'report.viewed' }),
+        usageEvent('eb9', { account: 'acc_b', user: 'ub2', at: T('2026-09-22'), type: 'report.viewed' }),
+        usageEvent('eb10', { account: 'acc_b', user: 'ub2', at: T('2026-11-10'), type: 'report.viewed' }),
         // Cobalt: 2 in the window, 4 before it.
-        accountEvent('ec1', { account: 'acc_c', user: 'uc1', at: T('2026-11-01') }),
-        accountEvent('ec2', { account: 'acc_c', user: 'uc1', at: T('2026-11-15') }),
-        accountEvent('ec3', { account: 'acc_c', user: 'uc1', at: T('2026-10-01') }),
-        accountEvent('ec4', { account: 'acc_c', user: 'uc1', at: T('2026-10-05') }),
-        accountEvent('ec5', { account: 'acc_c', user: 'uc1', at: T('2026-10-10') }),
-        accountEvent('ec6', { account: 'acc_c', user: 'uc1', at: T('2026-10-20') }),
+        usageEvent('ec1', { account: 'acc_c', user: 'uc1', at: T('2026-11-01'), type: 'report.viewed' }),
+        usageEvent('ec2', { account: 'acc_c', user: 'uc1', at: T('2026-11-15'), type: 'report.viewed' }),
+        usageEvent('ec3', { account: 'acc_c', user: 'uc1', at: T('2026-10-01'), type: 'report.viewed' }),
+        usageEvent('ec4', { account: 'acc_c', user: 'uc1', at: T('2026-10-05'), type: 'report.viewed' }),
+        usageEvent('ec5', { account: 'acc_c', user: 'uc1', at: T('2026-10-10'), type: 'report.viewed' }),
+        usageEvent('ec6', { account: 'acc_c', user: 'uc1', at: T('2026-10-20'), type: 'report.viewed' }),
         // Delta: 3 in the window by 2 users, none before; ed4 is dated after as_of.
-        accountEvent('ed1', { account: 'acc_d', user: 'ud1', at: T('2026-11-02') }),
-        accountEvent('ed2', { account: 'acc_d', user: 'ud2', at: T('2026-11-03') }),
-        accountEvent('ed3', { account: 'acc_d', user: 'ud1', at: T('2026-11-04') }),
-        accountEvent('ed4', { account: 'acc_d', user: 'ud1', at: T('2026-11-22', '01:00:00') }),
+        usageEvent('ed1', { account: 'acc_d', user: 'ud1', at: T('2026-11-02'), type: 'report.viewed' }),
+        usageEvent('ed2', { account: 'acc_d', user: 'ud2', at: T('2026-11-03'), type: 'report.viewed' }),
+        usageEvent('ed3', { account: 'acc_d', user: 'ud1', at: T('2026-11-04'), type: 'report.viewed' }),
+        usageEvent('ed4', {
+          account: 'acc_d',
+          user: 'ud1',
+          at: T('2026-11-22', '01:00:00'),
+          type: 'report.viewed',
+        }),
       ],
       day1,
     );

@@ -11,7 +11,8 @@ import { readRunManifest, resolveLatest } from '../../../src/lake/publish.js';
 import { sql } from '../../../src/sql/fragment.js';
 import { runPipeline } from '../../../src/transform/pipeline.js';
 import { account, contact, invoice, landEvents, removed } from '../../support/builders/bronze.js';
-import { accountEvent, productUserWithLogin, recurringProfile } from '../../support/builders/revenue.js';
+import { recurringProfile } from '../../support/builders/revenue.js';
+import { productUser, usageEvent } from '../../support/builders/usage.js';
 
 /**
  * A small company whose customer_360 can be computed by hand. as_of is
@@ -193,12 +194,12 @@ describe('pipeline golden dataset', () => {
       'dynamodb',
       'users',
       [
-        productUserWithLogin('u1', {
+        productUser('u1', {
           account: 'acc_1',
           createdAt: T('01-10'),
           lastLoginAt: T('11-20', '07:30:00'),
         }),
-        productUserWithLogin('u2', { account: 'acc_1', createdAt: T('01-10') }),
+        productUser('u2', { account: 'acc_1', createdAt: T('01-10') }),
       ],
       day1,
     );
@@ -207,11 +208,11 @@ describe('pipeline golden dataset', () => {
       'dynamodb',
       'usage_events',
       [
-        accountEvent('e1', { account: 'acc_1', user: 'u1', at: T('11-02') }),
-        accountEvent('e2', { account: 'acc_1', user: 'u2', at: T('11-10') }),
-        accountEvent('e3', { account: 'acc_1', user: 'u1', at: T('11-18') }),
+        usageEvent('e1', { account: 'acc_1', user: 'u1', at: T('11-02'), type: 'report.viewed' }),
+        usageEvent('e2', { account: 'acc_1', user: 'u2', at: T('11-10'), type: 'report.viewed' }),
+        usageEvent('e3', { account: 'acc_1', user: 'u1', at: T('11-18'), type: 'report.viewed' }),
         ...['10-01', '10-04', '10-08', '10-12', '10-16', '10-20'].map((day, i) =>
-          accountEvent(`e${i + 4}`, { account: 'acc_1', user: 'u1', at: T(day) }),
+          usageEvent(`e${i + 4}`, { account: 'acc_1', user: 'u1', at: T(day), type: 'report.viewed' }),
         ),
       ],
       day1,

@@ -38,16 +38,16 @@ export function usageDelete(id: string, at: string): Draft {
   return removed('usage_events', id, at, 'event_id');
 }
 
-/** A product user insert (email and name are PII). */
+/** A product user insert (email and name are PII), with the time of its last login when it has one. */
 export function productUser(
   id: string,
-  fields: { account: string; createdAt: string; role?: string },
+  fields: { account: string; createdAt: string; role?: string; lastLoginAt?: string },
 ): Draft {
   return {
     entity: 'users',
     key: id,
     op: 'I',
-    source_ts: fields.createdAt,
+    source_ts: fields.lastLoginAt ?? fields.createdAt,
     payload: {
       user_id: id,
       account_id: fields.account,
@@ -55,6 +55,7 @@ export function productUser(
       name: `User ${id}`,
       role: fields.role ?? 'member',
       created_at: fields.createdAt,
+      ...(fields.lastLoginAt === undefined ? {} : { last_login_at: fields.lastLoginAt }),
     },
   };
 }
@@ -65,7 +66,8 @@ export function productUser(
  */
 export function productAccount(
   id: string,
-  fields: { signupAt: string; region?: string; contact?: string; plan?: string },
+  /** `seats: null` leaves the seat count out (the health score then uses the plan's). */
+  fields: { signupAt: string; region?: string; contact?: string; plan?: string; seats?: number | null },
 ): Draft {
   return {
     entity: 'accounts',
@@ -79,7 +81,7 @@ export function productAccount(
       ...(fields.region === undefined ? {} : { region: fields.region }),
       signup_at: fields.signupAt,
       status: 'active',
-      seats: 3,
+      ...(fields.seats === null ? {} : { seats: fields.seats ?? 3 }),
     },
   };
 }
