@@ -491,11 +491,13 @@ describe('Zoho puller against the local Zoho Books server', () => {
       { kind: 'error', every: 6, length: 3, status: 503 },
       { kind: 'error', every: 11, offset: 5, status: 500 },
       { kind: 'drop', every: 7, offset: 4 },
-      { kind: 'slow', every: 9, offset: 8, delayMs: 1_000 },
+      { kind: 'slow', every: 9, offset: 8, delayMs: 4_000 },
     ];
     server.setFaults(faults);
     const before = { ...server.stats };
-    const c = client({ timeoutMs: 250 });
+    // The timeout sits far from both a healthy answer and a slow one, so only the
+    // injected slowness times out, however loaded the machine running the suite is.
+    const c = client({ timeoutMs: 1_200, retry: { maxAttempts: 12, baseMs: 10, capMs: 200 } });
     const result = await pullZoho({ store, client: c, pagesPerRun: 2 });
     expectComplete(result);
     expect(server.stats.errorsInjected - before.errorsInjected).toBeGreaterThan(5);
