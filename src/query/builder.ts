@@ -95,22 +95,37 @@ function predicate(def: ColumnDef, op: FilterOp, value: unknown): SqlFragment {
   }
 }
 
-/** The WHERE conditions of a caller's filter plus the policy's row filter. */
+/** The policy's row scope as one condition, or nothing when every row is visible. */
+export function rowScopeCondition(access: MartAccess): SqlFragment | undefined {
+  if (access.rows === null) return undefined;
+  // No alternative grants nothing: `IN ()` is invalid SQL, so say false.
+  if (access.rows.length === 0) return raw('FALSE');
+  const alternatives = access.rows.map((predicates) => {
+    if (predicates.length === 0) return raw('TRUE');
+    return join(
+      predicates.map((rule) => {
+        const def = access.mart.columns.find((c) => c.name === rule.column);
+        if (!def) throw new TypeError(`policy names unknown column ${rule.column}`);
+        return rule.values.length === 0
+          ? raw('FALSE')
+          : sql`${raw(ident(def.name))} IN (${join(
+              rule.values.map((v) => param(v, def.sqlType)),
+              ', ',
+            )})`;
+      }),
+      ' AND ',
+    );
+  });
+  return alternatives.length === 1
+    ? sql`(${alternatives[0] as SqlFragment})`
+    : sql`((${join(alternatives, ') OR (')}))`;
+}
+
+/** The WHERE conditions of a caller's filter plus the policy's row scope. */
 export function whereClause(access: MartAccess, filter: MartFilter): SqlFragment[] {
   const parts: SqlFragment[] = [];
-  for (const rule of access.rowFilter) {
-    const def = access.mart.columns.find((c) => c.name === rule.column);
-    if (!def) throw new TypeError(`policy names unknown column ${rule.column}`);
-    // An empty scope grants nothing: `IN ()` is invalid SQL, so say false.
-    parts.push(
-      rule.values.length === 0
-        ? raw('FALSE')
-        : sql`${raw(ident(def.name))} IN (${join(
-            rule.values.map((v) => param(v, def.sqlType)),
-            ', ',
-          )})`,
-    );
-  }
+  const scope = rowScopeCondition(access);
+  if (scope) parts.push(scope);
   for (const [name, ops] of Object.entries(filter)) {
     if (!ops) continue;
     const def = column(access, name);

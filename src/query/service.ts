@@ -114,7 +114,10 @@ export class MartReader {
       roles: scope.principal.roles,
       mart: access.mart.name,
       columns: [...new Set([...access.mart.key, ...args.columns])],
-      row_filter: access.rowFilter.map((p) => `${p.column} IN claims`),
+      row_filter:
+        access.rows === null
+          ? null
+          : access.rows.map((all) => all.map((p) => `${p.column} IN claims`).join(' AND ')),
       filter_fields: Object.keys(args.filter),
       rows: rows.length,
       duration_ms: Date.now() - started,

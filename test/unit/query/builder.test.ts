@@ -1,15 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { MartAccess } from '../../../src/auth/access.js';
+import { fullAccess, type MartAccess } from '../../../src/auth/access.js';
 import { customer360 } from '../../../src/catalog/marts/index.js';
 import { countQuery, encodeCursor, type MartFilter, pageQuery } from '../../../src/query/builder.js';
 import { raw } from '../../../src/sql/fragment.js';
 
-const full: MartAccess = {
-  mart: customer360,
-  columns: new Set(customer360.columns.map((c) => c.name)),
-  rowFilter: [],
-};
+const full: MartAccess = fullAccess(customer360);
 const relation = raw('mart_relation');
 
 /** Every identifier the SQL may contain comes from the catalog. */
@@ -48,13 +44,13 @@ describe('page query builder', () => {
   });
 
   it('applies the policy row filter as bound parameters, and an empty scope as FALSE', () => {
-    const scoped: MartAccess = { ...full, rowFilter: [{ column: 'region', values: ['EU'] }] };
+    const scoped: MartAccess = { ...full, rows: [[{ column: 'region', values: ['EU'] }]] };
     const q = countQuery({ access: scoped, relation, filter: {} });
     expect(q.text).toBe(
-      'SELECT count(*) AS total FROM mart_relation AS m WHERE "region" IN (CAST(? AS VARCHAR))',
+      'SELECT count(*) AS total FROM mart_relation AS m WHERE ("region" IN (CAST(? AS VARCHAR)))',
     );
     expect(q.params).toEqual(['EU']);
-    const none: MartAccess = { ...full, rowFilter: [{ column: 'region', values: [] }] };
+    const none: MartAccess = { ...full, rows: [[{ column: 'region', values: [] }]] };
     expect(countQuery({ access: none, relation, filter: {} }).text).toContain('WHERE FALSE');
   });
 
