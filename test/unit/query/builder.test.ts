@@ -51,7 +51,7 @@ describe('page query builder', () => {
     );
     expect(q.params).toEqual(['EU']);
     const none: MartAccess = { ...full, rows: [[{ column: 'region', values: [] }]] };
-    expect(countQuery({ access: none, relation, filter: {} }).text).toContain('WHERE FALSE');
+    expect(countQuery({ access: none, relation, filter: {} }).text).toContain('WHERE (FALSE)');
   });
 
   it('continues after a cursor with a bound key comparison', () => {
