@@ -1,6 +1,5 @@
 import { LocalObjectStore } from '../adapters/object-store/local.js';
 import type { ObjectStore } from '../adapters/object-store/port.js';
-import { DuckDbQueryEngine } from '../adapters/query-engine/duckdb.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
 import { ConfigError } from '../config/errors.js';
 import { type Config, loadConfig } from '../config/index.js';
@@ -19,6 +18,8 @@ export function createObjectStore(config: Config): ObjectStore {
 /** The query engine of the configured home, reading the lake of `store`. */
 export async function createQueryEngine(config: Config, store: ObjectStore): Promise<QueryEngine> {
   if (config.home === 'embedded') {
+    // Loaded on demand: the AWS bundles leave @duckdb/node-api out, so nothing on their load path may import it.
+    const { DuckDbQueryEngine } = await import('../adapters/query-engine/duckdb.js');
     return DuckDbQueryEngine.create({
       store,
       connections: config.engine.connections,
