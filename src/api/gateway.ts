@@ -15,6 +15,7 @@ import { MartReader, RequestScope } from '../query/service.js';
 import { buildResolvers, type GatewayContext } from '../resolvers/index.js';
 import { buildTypeDefs } from '../schema/sdl.js';
 import { HTTP_STATUS, PUBLIC_CODES, unauthenticated } from './errors.js';
+import { createIdeRoutes, type IdeOptions } from './static.js';
 
 export interface GatewayOptions {
   readonly engine: QueryEngine;
@@ -26,6 +27,8 @@ export interface GatewayOptions {
   readonly maxPageSize: number;
   /** Production mode: no introspection. */
   readonly production: boolean;
+  /** Serve the GraphQL IDE page at `/` from this build (local server only; the Lambda API has none). */
+  readonly ide?: IdeOptions;
 }
 
 /** A request as every transport hands it to the core. */
@@ -104,10 +107,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     }
   };
 
+  const ide = options.ide && createIdeRoutes(options.ide, log);
+
   return {
     apollo,
     context,
     async handle(request) {
+      if (ide?.matches(request)) return ide.handle(request);
       const correlationId = request.headers['x-correlation-id']?.slice(0, 64) || randomUUID();
       if (request.path === '/health' && request.method === 'GET') return json(200, { status: 'ok' });
       if (request.path !== '/graphql')

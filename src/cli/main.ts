@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { createHttpServer } from '../api/http.js';
+import { prepareIde } from '../api/ide/setup.js';
 import { ensureDevKeys } from '../auth/dev-keys.js';
 import { signDevToken } from '../auth/token.js';
 import { findMart } from '../catalog/index.js';
@@ -136,7 +137,13 @@ async function start(config: Config): Promise<number> {
 }
 
 async function serve(config: Config, showCurl = false): Promise<number> {
-  const runtime = await createApiRuntime(config);
+  const demoToken = showCurl && config.home === 'embedded' ? await mintDemoToken(config) : undefined;
+  // The page hands its token to whoever opens it: pre-filled only when no one else can reach the server.
+  const ide = await prepareIde({
+    token: isLoopback(config.server.host) ? demoToken : undefined,
+    onProgress: progress,
+  });
+  const runtime = await createApiRuntime(config, { ide });
   const server = createHttpServer(runtime.gateway, logger);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -146,16 +153,15 @@ async function serve(config: Config, showCurl = false): Promise<number> {
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const url = `http://${config.server.host}:${port}/graphql`;
   progress(`goldgate API listening on ${url}`);
-  if (showCurl && config.home === 'embedded') {
-    const key = await ensureDevKeys(config.stateDir);
-    const jwt = await signDevToken(key, { subject: 'local-admin', roles: ['admin'] }, config.auth);
+  if (ide) progress(`GraphQL IDE on http://${config.server.host}:${port}/`);
+  if (demoToken) {
     const query = JSON.stringify({
       query:
         '{ customers(first: 5) { nodes { customerId name region lifetimeRevenue } pageInfo { hasNextPage endCursor } } }',
     });
     process.stdout.write(
       `\nTry it (token valid 8 h; a new one: npx goldgate token --role admin):\n\n` +
-        `curl -s ${url} -H 'content-type: application/json' \\\n  -H 'authorization: Bearer ${jwt}' \\\n  -d '${query}'\n\n`,
+        `curl -s ${url} -H 'content-type: application/json' \\\n  -H 'authorization: Bearer ${demoToken}' \\\n  -d '${query}'\n\n`,
     );
   }
   await new Promise<void>((resolve) => {
@@ -169,6 +175,15 @@ async function serve(config: Config, showCurl = false): Promise<number> {
   });
   await runtime.close();
   return 0;
+}
+
+async function mintDemoToken(config: Config): Promise<string> {
+  const key = await ensureDevKeys(config.stateDir);
+  return signDevToken(key, { subject: 'local-admin', roles: ['admin'] }, config.auth);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 async function token(config: Config, args: readonly string[]): Promise<number> {

@@ -1,6 +1,7 @@
 import type { ObjectStore } from '../adapters/object-store/port.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
 import { createGateway, type Gateway } from '../api/gateway.js';
+import type { IdeOptions } from '../api/static.js';
 import { adminOnlyPolicy } from '../auth/access.js';
 import { ensureDevKeys } from '../auth/dev-keys.js';
 import { createVerifier } from '../auth/verify.js';
@@ -16,8 +17,11 @@ export interface ApiRuntime {
   close(): Promise<void>;
 }
 
-/** Compose the API for the configured home. */
-export async function createApiRuntime(config: Config): Promise<ApiRuntime> {
+/** Compose the API for the configured home; only the local server passes `ide` (the GraphQL IDE page). */
+export async function createApiRuntime(
+  config: Config,
+  extras: { readonly ide?: IdeOptions } = {},
+): Promise<ApiRuntime> {
   // The embedded home is its own identity provider: its public keys must exist before verifying.
   if (config.home === 'embedded' && !config.auth.jwksUrl) await ensureDevKeys(config.stateDir);
   const store = createObjectStore(config);
@@ -32,6 +36,7 @@ export async function createApiRuntime(config: Config): Promise<ApiRuntime> {
     queryTimeoutMs: config.engine.queryTimeoutMs,
     maxPageSize: config.api.maxPageSize,
     production: config.production,
+    ide: extras.ide,
   });
   return {
     store,
