@@ -34,3 +34,50 @@ export class InvalidKeyError extends GoldgateError {
 export class ObjectStoreError extends GoldgateError {
   readonly code = 'OBJECT_STORE_ERROR';
 }
+
+/** What a store call was doing when it failed: safe to log and to show. */
+export type ObjectStoreOperation = 'get' | 'head' | 'put' | 'create' | 'list' | 'delete';
+
+/** The store refused the credentials or the action (S3 `AccessDenied`, 403, bad or expired keys). */
+export class ObjectStoreAccessDeniedError extends GoldgateError {
+  readonly code = 'OBJECT_STORE_ACCESS_DENIED';
+  constructor(
+    readonly operation: ObjectStoreOperation,
+    options?: { cause?: unknown },
+  ) {
+    super(`object store denied access (${operation})`, options);
+  }
+}
+
+/** A bucket the layout names does not exist (S3 `NoSuchBucket`): a deployment mistake. */
+export class ObjectStoreBucketMissingError extends GoldgateError {
+  readonly code = 'OBJECT_STORE_BUCKET_MISSING';
+  constructor(
+    readonly operation: ObjectStoreOperation,
+    options?: { cause?: unknown },
+  ) {
+    super(`object store bucket missing (${operation})`, options);
+  }
+}
+
+/** The store kept throttling (S3 `SlowDown`, 503) after the client's retries. Retry later. */
+export class ObjectStoreThrottledError extends GoldgateError {
+  readonly code = 'OBJECT_STORE_THROTTLED';
+  constructor(
+    readonly operation: ObjectStoreOperation,
+    options?: { cause?: unknown },
+  ) {
+    super(`object store throttled the request (${operation})`, options);
+  }
+}
+
+/** The store could not be reached or kept failing on its side (network, timeouts, 5xx) after retries. */
+export class ObjectStoreUnavailableError extends GoldgateError {
+  readonly code = 'OBJECT_STORE_UNAVAILABLE';
+  constructor(
+    readonly operation: ObjectStoreOperation,
+    options?: { cause?: unknown },
+  ) {
+    super(`object store unavailable (${operation})`, options);
+  }
+}
