@@ -9,16 +9,29 @@ import { MASK_KINDS } from '../access.js';
 
 const mask = z.enum(MASK_KINDS);
 
-/** A row predicate: the mart's `dimension` (from the catalog's `rowScope`) or a named `column`, IN the principal's `claim` values. */
+/**
+ * A row predicate: the mart's `dimension` (from the catalog's `rowScope`) or a named `column`,
+ * IN the principal's `claim` values or IN fixed `values` (exactly one of each pair).
+ * `absent` says what a claim rule means when the token carries no such claim at all:
+ * `none` (default: no row) or `all` (the rule does not restrict). An empty claim list is never `all`.
+ */
 export const rowRuleSchema = z
   .object({
     dimension: z.enum(['region', 'customer']).optional(),
     column: z.string().min(1).optional(),
-    claim: z.string().min(1),
+    claim: z.string().min(1).optional(),
+    values: z.array(z.string()).min(1).max(1000).optional(),
+    absent: z.enum(['none', 'all']).optional(),
   })
   .strict()
   .refine((r) => (r.dimension === undefined) !== (r.column === undefined), {
     message: 'a row rule names exactly one of dimension or column',
+  })
+  .refine((r) => (r.claim === undefined) !== (r.values === undefined), {
+    message: 'a row rule takes exactly one of claim or values',
+  })
+  .refine((r) => r.absent === undefined || r.claim !== undefined, {
+    message: 'absent applies to claim rules only',
   });
 export type RowRule = z.infer<typeof rowRuleSchema>;
 
@@ -31,8 +44,13 @@ export const martGrantSchema = z
       z.array(z.string().min(1)).min(1),
       z.object({ allBut: z.array(z.string().min(1)).min(1) }).strict(),
     ]),
-    /** AND of rules; absent = every row. */
-    rows: z.array(rowRuleSchema).optional(),
+    /** AND of rules, or `anyOf` AND-groups (a row matching any group); absent = every row. */
+    rows: z
+      .union([
+        z.array(rowRuleSchema),
+        z.object({ anyOf: z.array(z.array(rowRuleSchema)).min(1) }).strict(),
+      ])
+      .optional(),
     /** Masking by PII tag (`email`, `phone`) or `default`; a PII column not named here is redacted. */
     pii: z.record(z.string(), mask).optional(),
     /** Row-level reads; false = aggregate-only. */
@@ -58,6 +76,13 @@ export const policyDocumentSchema = z
   .object({
     version: z.literal(1),
     roles: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), roleSchema),
+    /**
+     * PII classes the source adds to the catalog's (`mart -> column -> tag`), e.g. from Lake
+     * Formation LF-tags. It can only add: the catalog's own `pii` tags always hold.
+     */
+    classification: z
+      .record(z.string(), z.record(z.string(), z.string().regex(/^[a-z][a-z0-9_-]*$/)))
+      .optional(),
   })
   .strict();
 /** A whole policy, as every source yields it. */
