@@ -34,3 +34,24 @@ export class QueryAbortedError extends GoldgateError {
 export class EngineBusyError extends GoldgateError {
   readonly code = 'ENGINE_BUSY';
 }
+
+/**
+ * Athena's own account of a statement that did not succeed. It travels only as
+ * the `cause` of the port's errors and in logs: `reason` (StateChangeReason)
+ * may quote the statement, so it never reaches a caller's message.
+ */
+export class AthenaQueryStateError extends GoldgateError {
+  readonly code = 'ATHENA_QUERY_STATE';
+  constructor(
+    readonly queryId: string,
+    readonly state: string,
+    readonly reason: string | undefined,
+    readonly athenaError?: {
+      readonly category?: number;
+      readonly type?: number;
+      readonly retryable?: boolean;
+    },
+  ) {
+    super(`athena query ${state.toLowerCase()}`);
+  }
+}
