@@ -2,12 +2,19 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectNotFoundError } from '../../src/adapters/object-store/errors.js';
 import { type ObjectStore, readAll } from '../../src/adapters/object-store/port.js';
+import { GoldgateError } from '../../src/errors.js';
 
 /** How a suite gets a fresh, empty store of the adapter under test. */
 export interface ObjectStoreHarness {
   readonly name: string;
   /** A store whose keys start empty (e.g. a fresh folder or bucket prefix). */
   create(): Promise<ObjectStore>;
+  /**
+   * A second store over the same objects as the one `create` made, opened the
+   * way another process or container would (its own client). Without it, the
+   * two-contender race runs on one store.
+   */
+  createPeer?(): Promise<ObjectStore>;
   dispose?(): Promise<void>;
 }
 
@@ -112,6 +119,91 @@ export function objectStoreContract(harness: ObjectStoreHarness): void {
         expect(winners).toHaveLength(1);
         expect(text(await store.get(key))).toBe(winners[0]?.who);
       }
+    });
+
+    it('createIfAbsent: two stores (two containers) race for one key, exactly one wins', async () => {
+      const peer = (await harness.createPeer?.()) ?? store;
+      const contenders = [
+        { who: 'first', on: store },
+        { who: 'second', on: peer },
+      ];
+      for (let round = 0; round < 20; round++) {
+        const key = `c/race2/r${round}`;
+        const results = await Promise.all(
+          contenders.map(async ({ who, on }) => ({
+            who,
+            won: await on.createIfAbsent(key, `${who}-${round}`),
+          })),
+        );
+        const winners = results.filter((r) => r.won);
+        expect(winners).toHaveLength(1);
+        const winner = winners[0]?.who;
+        // Both see the winner's body, whichever store they read through.
+        expect(text(await store.get(key))).toBe(`${winner}-${round}`);
+        expect(text(await peer.get(key))).toBe(`${winner}-${round}`);
+        expect(await peer.createIfAbsent(key, 'late')).toBe(false);
+      }
+    });
+
+    it('keys of every lake layer round-trip and list together in key order', async () => {
+      const keys = [
+        '_checkpoints/t.json',
+        '_locks/t/lease-1.json',
+        'bronze/t/1',
+        'bronzed/t/1',
+        'gold/t/1',
+        'quarantine/t/1',
+        'silver/t/1',
+      ];
+      for (const key of keys) await store.put(key, `body of ${key}`);
+      for (const key of keys) expect(text(await store.get(key))).toBe(`body of ${key}`);
+      const mine = new Set(keys);
+      const listAll = async (prefix: string): Promise<string[]> => {
+        const out: string[] = [];
+        for await (const info of store.list(prefix)) out.push(info.key);
+        return out;
+      };
+      const everything = await listAll('');
+      expect(everything).toEqual([...everything].sort());
+      expect(everything.filter((key) => mine.has(key))).toEqual(keys);
+      expect((await listAll('b')).filter((key) => mine.has(key))).toEqual(['bronze/t/1', 'bronzed/t/1']);
+      expect(await listAll('bronze/t/')).toEqual(['bronze/t/1']);
+      expect(await listAll('_')).toEqual(['_checkpoints/t.json', '_locks/t/lease-1.json']);
+    });
+
+    it('a putStream that fails midway leaves no object and keeps the old one', async () => {
+      const part = Buffer.alloc(6 * 1024 * 1024, 1);
+      async function* broken(): AsyncGenerator<Buffer> {
+        yield part;
+        yield part;
+        throw new Error('source failed');
+      }
+      await store.put('c/fail/existing', 'old');
+      const replaced = store.putStream('c/fail/existing', Readable.from(broken()));
+      await expect(replaced).rejects.toBeInstanceOf(GoldgateError);
+      expect(text(await store.get('c/fail/existing'))).toBe('old');
+      await expect(store.putStream('c/fail/new', Readable.from(broken()))).rejects.toBeInstanceOf(
+        GoldgateError,
+      );
+      expect(await store.head('c/fail/new')).toBeUndefined();
+      const listed: string[] = [];
+      for await (const info of store.list('c/fail/')) listed.push(info.key);
+      expect(listed).toEqual(['c/fail/existing']);
+    });
+
+    it('putStream of an empty stream stores an empty object', async () => {
+      await store.putStream('c/empty/k', Readable.from([]));
+      expect((await store.head('c/empty/k'))?.size).toBe(0);
+      expect((await store.get('c/empty/k')).byteLength).toBe(0);
+    });
+
+    it('locationOf names the key at its end; prepareWrite gives the same location', async () => {
+      const location = store.locationOf('c/loc/run_id=1');
+      expect(location.endsWith('/c/loc/run_id=1')).toBe(true);
+      expect(store.locationOf('c/loc/run_id=1/')).toBe(location);
+      expect(await store.prepareWrite('c/loc/run_id=1/')).toBe(location);
+      expect(store.locationOf('c/loc/run_id=1/part-0.parquet')).toBe(`${location}/part-0.parquet`);
+      expect(() => store.locationOf('c/../x')).toThrow(expect.objectContaining({ code: 'INVALID_KEY' }));
     });
 
     it('replace swaps a pointer; concurrent readers see a whole old or new value', async () => {
