@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { ApolloServer, type GraphQLRequestContext, HeaderMap } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, type GraphQLRequestContext, HeaderMap } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLFormattedError } from 'graphql';
 import type { ObjectStore } from '../adapters/object-store/port.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
@@ -11,9 +12,11 @@ import { UnauthenticatedError } from '../auth/errors.js';
 import type { Verifier } from '../auth/verify.js';
 import { MARTS } from '../catalog/index.js';
 import { describeError, isGoldgateError } from '../errors.js';
-import { MartReader, RequestScope } from '../query/service.js';
+import { Admission, type AdmissionOptions } from '../query/admission.js';
+import { MartReader, RequestScope, type RowMasker } from '../query/service.js';
 import { buildResolvers, type GatewayContext } from '../resolvers/index.js';
 import { buildTypeDefs } from '../schema/sdl.js';
+import { AnswerCache, type CachedAnswer } from './cache.js';
 import { HTTP_STATUS, PUBLIC_CODES, unauthenticated } from './errors.js';
 import { createIdeRoutes, type IdeOptions } from './static.js';
 
@@ -25,6 +28,16 @@ export interface GatewayOptions {
   readonly logger: Logger;
   readonly queryTimeoutMs: number;
   readonly maxPageSize: number;
+  /** Engine statements one request may run. */
+  readonly maxEngineQueriesPerRequest: number;
+  /** Bounds on concurrent engine statements across requests. */
+  readonly admission: AdmissionOptions;
+  /** Answer cache size in bytes; 0 turns it off. */
+  readonly cacheBytes: number;
+  /** GraphQL guards: depth, aliases, tokens, cost. */
+  readonly guards: { maxDepth: number; maxAliases: number; maxTokens: number; maxCost: number };
+  /** Applies masks to rows (from the policy source's secret). */
+  readonly mask?: RowMasker;
   /** Production mode: no introspection. */
   readonly production: boolean;
   /** Serve the GraphQL IDE page at `/` from this build (local server only; the Lambda API has none). */
@@ -51,6 +64,8 @@ export interface GatewayResponse {
 /** The core shared by the local HTTP server and the Lambda handler. */
 export interface Gateway {
   readonly apollo: ApolloServer<GatewayContext>;
+  readonly cache: AnswerCache;
+  readonly admission: Admission;
   /** Build the per-request context: verify the token, open the request scope. */
   context(
     authorization: string | undefined,
@@ -72,24 +87,47 @@ const json = (status: number, value: unknown): GatewayResponse => ({
  * generated from the mart catalog, and Apollo is started here.
  */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const admission = new Admission(options.admission);
+  const cache = new AnswerCache(options.cacheBytes);
   const reader = new MartReader({
     engine: options.engine,
     store: options.store,
     policy: options.policy,
     queryTimeoutMs: options.queryTimeoutMs,
     maxPageSize: options.maxPageSize,
+    maxEngineQueriesPerRequest: options.maxEngineQueriesPerRequest,
+    admission,
+    mask: options.mask,
   });
   const log = options.logger;
+  const tooComplex = (what: string) => `${TOO_COMPLEX} (${what})`;
+  const armor = new ApolloArmor({
+    maxDepth: { n: options.guards.maxDepth, errorMessage: tooComplex('depth') },
+    maxAliases: { n: options.guards.maxAliases, errorMessage: tooComplex('aliases') },
+    maxTokens: { n: options.guards.maxTokens, errorMessage: tooComplex('tokens') },
+    costLimit: { maxCost: options.guards.maxCost, errorMessage: tooComplex('cost') },
+    maxDirectives: { n: 20, errorMessage: tooComplex('directives') },
+    // Field suggestions would list hidden fields' names ("did you mean email?").
+    blockFieldSuggestion: { enabled: true },
+  }).protect();
   const apollo = new ApolloServer<GatewayContext>({
     typeDefs: buildTypeDefs(MARTS),
     resolvers: buildResolvers(MARTS),
     // Stack traces go to the log only, in every mode: a dev answer must not leak paths either.
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // Batched operations would multiply every per-request limit.
+    allowBatchedHttpRequests: false,
     // The CLI and Lambda own shutdown: Apollo must not re-raise SIGTERM before the engine is closed.
     stopOnTerminationSignals: false,
     introspection: !options.production,
-    plugins: [ApolloServerPluginLandingPageDisabled(), statusPlugin()],
+    validationRules: armor.validationRules,
+    plugins: [
+      // graphql-armor is typed against Apollo's CJS build; the plugin objects are the same at run time.
+      ...(armor.plugins as unknown as ApolloServerPlugin<GatewayContext>[]),
+      ApolloServerPluginLandingPageDisabled(),
+      statusPlugin(),
+    ],
     formatError: (formatted, error) => formatError(formatted, error, log),
   });
   await apollo.start();
@@ -98,7 +136,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const requestLog = log.createChild({ persistentKeys: { correlation_id: correlationId } });
     try {
       const principal = await options.verifier(authorization);
-      return { reader, scope: new RequestScope(principal, requestLog, signal) };
+      return { reader, scope: new RequestScope(principal, requestLog, signal), loaders: new Map() };
     } catch (error) {
       // The reason goes to the log only; the caller gets the same 401 whatever it was.
       const reason = error instanceof UnauthenticatedError ? error.reason : describeError(error).message;
@@ -109,34 +147,114 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   const ide = options.ide && createIdeRoutes(options.ide, log);
 
+  /** Answer from the cache when every mart the answer read still serves the same run; else compute and keep. */
+  const cached = async (
+    ctx: GatewayContext,
+    parts: readonly string[],
+    compute: () => Promise<GatewayResponse>,
+  ): Promise<{ response: GatewayResponse; hit: boolean }> => {
+    if (!cache.enabled) return { response: await compute(), hit: false };
+    const key = AnswerCache.key(options.policy.fingerprint(ctx.scope.principal), parts);
+    const current = async (martAt: string) => {
+      const [mart, v] = martAt.split('@');
+      return (await ctx.scope.version(options.store, mart ?? '', Number(v)))?.run_id;
+    };
+    const hit = await cache.lookup(key, current);
+    if (hit) return { response: fromCache(hit), hit: true };
+    const response = await compute();
+    if (response.status === 200 && typeof response.body === 'string' && !response.body.includes('"errors"')) {
+      cache.store(key, ctx.scope.touched, {
+        status: response.status,
+        headers: [...response.headers],
+        body: response.body,
+      });
+    }
+    return { response, hit: false };
+  };
+
+  const graphql = async (request: GatewayRequest, ctx: GatewayContext): Promise<GatewayResponse> => {
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(request.headers))
+      if (value !== undefined) headers.set(name, value);
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: {
+        method: request.method.toUpperCase(),
+        headers,
+        search: request.search,
+        body: request.body,
+      },
+      context: async () => ctx,
+    });
+    const body = response.body.kind === 'complete' ? response.body.string : response.body.asyncIterator;
+    return { status: response.status ?? 200, headers: new Map([...response.headers]), body };
+  };
+
   return {
     apollo,
+    cache,
+    admission,
     context,
     async handle(request) {
       if (ide?.matches(request)) return ide.handle(request);
+      const started = Date.now();
       const correlationId = request.headers['x-correlation-id']?.slice(0, 64) || randomUUID();
       if (request.path === '/health' && request.method === 'GET') return json(200, { status: 'ok' });
       if (request.path !== '/graphql')
         return json(404, { error: { code: 'NOT_FOUND', message: 'not found' } });
-      const headers = new HeaderMap();
-      for (const [name, value] of Object.entries(request.headers))
-        if (value !== undefined) headers.set(name, value);
-      const response = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: {
-          method: request.method.toUpperCase(),
-          headers,
-          search: request.search,
-          body: request.body,
-        },
-        context: () => context(request.headers.authorization, correlationId, request.signal),
+      let ctx: GatewayContext;
+      try {
+        ctx = await context(request.headers.authorization, correlationId, request.signal);
+      } catch {
+        return withCorrelation(UNAUTHORIZED, correlationId);
+      }
+      const parts = [
+        request.method.toUpperCase(),
+        request.path,
+        request.search,
+        typeof request.body === 'string' ? request.body : JSON.stringify(request.body ?? null),
+      ];
+      // Only queries are cached: Apollo refuses anything else over GET, and POST bodies are read-only queries here.
+      const { response, hit } = await cached(ctx, parts, () => graphql(request, ctx));
+      const stats = ctx.scope.stats;
+      ctx.scope.log.info('request', {
+        method: request.method,
+        path: request.path,
+        status: response.status,
+        duration_ms: Date.now() - started,
+        cache: cache.enabled ? (hit ? 'hit' : 'miss') : 'off',
+        engine_queries: stats.engineQueries,
+        bytes_scanned: stats.bytesScanned,
+        marts: [...ctx.scope.touched.keys()],
       });
-      const outHeaders = new Map<string, string>([...response.headers]);
-      outHeaders.set('x-correlation-id', correlationId);
-      const body = response.body.kind === 'complete' ? response.body.string : response.body.asyncIterator;
-      return { status: response.status ?? 200, headers: outHeaders, body };
+      return withCorrelation(response, correlationId);
     },
     stop: () => apollo.stop(),
   };
+}
+
+/** Prefix of every guard rejection (mapped to QUERY_TOO_COMPLEX). */
+const TOO_COMPLEX = 'Query too complex';
+
+/** The one 401 answer, the same on every path and transport. */
+const UNAUTHORIZED: GatewayResponse = {
+  status: 401,
+  headers: new Map([
+    ['content-type', 'application/json; charset=utf-8'],
+    ['www-authenticate', 'Bearer'],
+  ]),
+  body: JSON.stringify({ errors: [{ message: 'Unauthorized', extensions: { code: 'UNAUTHENTICATED' } }] }),
+};
+
+function withCorrelation(response: GatewayResponse, correlationId: string): GatewayResponse {
+  const headers = new Map(response.headers);
+  headers.set('x-correlation-id', correlationId);
+  return { ...response, headers };
+}
+
+function fromCache(answer: CachedAnswer): GatewayResponse {
+  const headers = new Map(answer.headers);
+  headers.set('x-cache', 'hit');
+  return { status: answer.status, headers, body: answer.body };
 }
 
 /** Callers see stable codes and safe messages, never SQL, paths or stack traces of internal errors. */
@@ -145,6 +263,9 @@ function formatError(formatted: GraphQLFormattedError, error: unknown, log: Logg
   // Apollo prefixes context failures ("Context creation failed: "); a 401 must read the same everywhere.
   if (formatted.extensions?.code === 'UNAUTHENTICATED') {
     return { message: 'Unauthorized', extensions: { code: 'UNAUTHENTICATED' } };
+  }
+  if (formatted.message.startsWith(TOO_COMPLEX)) {
+    return { message: formatted.message, extensions: { code: 'QUERY_TOO_COMPLEX' } };
   }
   if (isGoldgateError(original)) {
     const code = PUBLIC_CODES[original.code];
@@ -174,11 +295,15 @@ function statusPlugin() {
     async requestDidStart() {
       return {
         async willSendResponse(ctx: GraphQLRequestContext<GatewayContext>) {
-          const codes = (ctx.errors ?? [])
-            .map((e) => unwrapResolverError(e))
-            .map((e) => (isGoldgateError(e) ? e.code : ''));
+          const errors = (ctx.errors ?? []).map((e) => unwrapResolverError(e));
+          const codes = errors.map((e) => (isGoldgateError(e) ? e.code : ''));
           const status = codes.map((c) => HTTP_STATUS[c]).find((s) => s !== undefined);
           if (status && ctx.response.http) ctx.response.http.status = status;
+          const busy = errors.find((e) => isGoldgateError(e) && e.code === 'ENGINE_BUSY');
+          if (busy && ctx.response.http) {
+            const after = (busy as { retryAfterS?: unknown }).retryAfterS;
+            ctx.response.http.headers.set('retry-after', String(typeof after === 'number' ? after : 1));
+          }
         },
       };
     },

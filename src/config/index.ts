@@ -33,7 +33,44 @@ const envSchema = z.object({
     .string()
     .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i)
     .optional(),
+  // Athena (GOLDGATE_HOME=aws). The database is Gold's Glue database; OUTPUT only when the workgroup enforces none.
+  GOLDGATE_ATHENA_WORKGROUP: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,128}$/)
+    .default('primary'),
+  GOLDGATE_ATHENA_CATALOG: z.string().min(1).max(256).default('AwsDataCatalog'),
+  GOLDGATE_ATHENA_DATABASE: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,127}$/)
+    .optional(),
+  GOLDGATE_ATHENA_OUTPUT: z
+    .string()
+    .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/)
+    .optional(),
+  GOLDGATE_ATHENA_ENDPOINT: z.url().optional(),
+  GOLDGATE_ATHENA_POLL_INITIAL_MS: positiveInt.default(100),
+  GOLDGATE_ATHENA_POLL_MAX_MS: positiveInt.default(2_000),
+  GOLDGATE_ATHENA_RETRY_ATTEMPTS: positiveInt.max(20).default(5),
+  GOLDGATE_ATHENA_RETRY_BASE_MS: positiveInt.default(100),
+  GOLDGATE_ATHENA_RETRY_MAX_MS: positiveInt.default(5_000),
+  // Result reuse for reads of immutable Gold runs, in minutes (Athena allows up to 7 days); 0 turns it off.
+  GOLDGATE_ATHENA_RESULT_REUSE_MAX_AGE_MIN: z.coerce.number().int().min(0).max(10_080).default(60),
   GOLDGATE_MAX_PAGE_SIZE: positiveInt.default(500),
+  // Admission control: engine statements at once (on Athena, this instance's share of the account quota).
+  GOLDGATE_ENGINE_MAX_CONCURRENT: positiveInt.default(8),
+  GOLDGATE_ENGINE_MAX_QUEUE: z.coerce.number().int().min(0).default(256),
+  GOLDGATE_ENGINE_QUEUE_TIMEOUT_MS: positiveInt.default(5_000),
+  GOLDGATE_MAX_ENGINE_QUERIES_PER_REQUEST: positiveInt.default(16),
+  // Answer cache size; 0 turns it off.
+  GOLDGATE_CACHE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(64 * 1024 * 1024),
+  GOLDGATE_GRAPHQL_MAX_DEPTH: positiveInt.default(8),
+  GOLDGATE_GRAPHQL_MAX_ALIASES: positiveInt.default(15),
+  GOLDGATE_GRAPHQL_MAX_TOKENS: positiveInt.default(2_000),
+  GOLDGATE_GRAPHQL_MAX_COST: positiveInt.default(5_000),
   GOLDGATE_LOCK_TTL_S: positiveInt.default(900),
   GOLDGATE_DEMO_SEED: z.coerce.number().int().default(42),
   // About 2,000 customers, as the ingestion issue describes the demo: ~440k Bronze events, ~35 s on 2 cores.
@@ -63,8 +100,35 @@ export interface Config {
     readonly threads: number | undefined;
     readonly memoryLimit: string | undefined;
   };
-  readonly api: { readonly maxPageSize: number };
+  readonly api: {
+    readonly maxPageSize: number;
+    readonly maxEngineQueriesPerRequest: number;
+    readonly cacheBytes: number;
+    readonly admission: {
+      readonly limit: number;
+      readonly maxQueue: number;
+      readonly queueTimeoutMs: number;
+    };
+    readonly guards: {
+      readonly maxDepth: number;
+      readonly maxAliases: number;
+      readonly maxTokens: number;
+      readonly maxCost: number;
+    };
+  };
   readonly pipeline: { readonly lockTtlMs: number };
+  readonly athena: {
+    readonly workGroup: string;
+    readonly catalog: string;
+    /** Gold's Glue database; required on the aws home. */
+    readonly database: string | undefined;
+    readonly outputLocation: string | undefined;
+    /** A local Athena-protocol endpoint (tests); unset on AWS. */
+    readonly endpoint: string | undefined;
+    readonly poll: { readonly initialMs: number; readonly maxMs: number };
+    readonly retry: { readonly attempts: number; readonly baseMs: number; readonly maxMs: number };
+    readonly resultReuseMaxAgeMinutes: number;
+  };
   readonly demo: { readonly seed: number; readonly customers: number };
 }
 
@@ -97,8 +161,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       threads: e.GOLDGATE_DUCKDB_THREADS,
       memoryLimit: e.GOLDGATE_DUCKDB_MEMORY_LIMIT,
     },
-    api: { maxPageSize: e.GOLDGATE_MAX_PAGE_SIZE },
+    api: {
+      maxPageSize: e.GOLDGATE_MAX_PAGE_SIZE,
+      maxEngineQueriesPerRequest: e.GOLDGATE_MAX_ENGINE_QUERIES_PER_REQUEST,
+      cacheBytes: e.GOLDGATE_CACHE_BYTES,
+      admission: {
+        limit: e.GOLDGATE_ENGINE_MAX_CONCURRENT,
+        maxQueue: e.GOLDGATE_ENGINE_MAX_QUEUE,
+        queueTimeoutMs: e.GOLDGATE_ENGINE_QUEUE_TIMEOUT_MS,
+      },
+      guards: {
+        maxDepth: e.GOLDGATE_GRAPHQL_MAX_DEPTH,
+        maxAliases: e.GOLDGATE_GRAPHQL_MAX_ALIASES,
+        maxTokens: e.GOLDGATE_GRAPHQL_MAX_TOKENS,
+        maxCost: e.GOLDGATE_GRAPHQL_MAX_COST,
+      },
+    },
     pipeline: { lockTtlMs: e.GOLDGATE_LOCK_TTL_S * 1000 },
+    athena: {
+      workGroup: e.GOLDGATE_ATHENA_WORKGROUP,
+      catalog: e.GOLDGATE_ATHENA_CATALOG,
+      database: e.GOLDGATE_ATHENA_DATABASE,
+      outputLocation: e.GOLDGATE_ATHENA_OUTPUT,
+      endpoint: e.GOLDGATE_ATHENA_ENDPOINT,
+      poll: { initialMs: e.GOLDGATE_ATHENA_POLL_INITIAL_MS, maxMs: e.GOLDGATE_ATHENA_POLL_MAX_MS },
+      retry: {
+        attempts: e.GOLDGATE_ATHENA_RETRY_ATTEMPTS,
+        baseMs: e.GOLDGATE_ATHENA_RETRY_BASE_MS,
+        maxMs: e.GOLDGATE_ATHENA_RETRY_MAX_MS,
+      },
+      resultReuseMaxAgeMinutes: e.GOLDGATE_ATHENA_RESULT_REUSE_MAX_AGE_MIN,
+    },
     demo: { seed: e.GOLDGATE_DEMO_SEED, customers: e.GOLDGATE_DEMO_CUSTOMERS },
   };
 }

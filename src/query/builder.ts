@@ -38,11 +38,24 @@ export interface PageQuery {
   readonly after?: string | undefined;
 }
 
-function column(access: MartAccess, name: string): ColumnDef {
+/** What a caller wants to do with a column; masked columns may only be selected (and hash-grouped). */
+export type ColumnUse = 'select' | 'filter' | 'sort' | 'group' | 'measure';
+
+/** A column the caller may use this way, or a BAD_USER_INPUT that reads the same for hidden and missing. */
+export function usableColumn(access: MartAccess, name: string, use: ColumnUse): ColumnDef {
   const def = access.mart.columns.find((c) => c.name === name);
   // Hidden and missing columns read the same.
   if (!def || !access.columns.has(name)) throw new BadUserInputError(`unknown field ${name}`);
+  const mask = access.masks.get(name);
+  // A hashed value still groups like the clear one (HMAC is one-to-one in practice); nothing else may touch clear values.
+  if (mask && use !== 'select' && !(use === 'group' && mask === 'hash')) {
+    throw new BadUserInputError(`field ${name} is masked for you: it cannot be used to ${use}`);
+  }
   return def;
+}
+
+function column(access: MartAccess, name: string): ColumnDef {
+  return usableColumn(access, name, 'filter');
 }
 
 /**
@@ -139,45 +152,259 @@ export function whereClause(access: MartAccess, filter: MartFilter): SqlFragment
   return parts;
 }
 
-/** Opaque cursor: the key values of the last row of a page. */
+/** One sort term; nulls always sort last, in both directions. */
+export interface OrderTerm {
+  readonly column: string;
+  readonly desc: boolean;
+}
+
+interface ResolvedTerm {
+  readonly def: ColumnDef;
+  readonly desc: boolean;
+}
+
+/**
+ * The full sort: the caller's terms, then the key (ascending) so every order is
+ * total and pages never repeat or skip a row.
+ */
+export function resolveOrder(access: MartAccess, orderBy: readonly OrderTerm[] = []): ResolvedTerm[] {
+  const seen = new Set<string>();
+  const terms: ResolvedTerm[] = [];
+  for (const term of orderBy) {
+    if (seen.has(term.column)) throw new BadUserInputError(`${term.column} is sorted on twice`);
+    seen.add(term.column);
+    terms.push({ def: usableColumn(access, term.column, 'sort'), desc: term.desc });
+  }
+  if (terms.length > 4) throw new BadUserInputError('sort on at most 4 fields');
+  for (const k of access.mart.key) {
+    if (!seen.has(k)) terms.push({ def: usableColumn(access, k, 'select'), desc: false });
+  }
+  return terms;
+}
+
+function orderByClause(terms: readonly ResolvedTerm[], prefix = ''): string {
+  return terms.map((t) => `${prefix}${ident(t.def.name)} ${t.desc ? 'DESC' : 'ASC'} NULLS LAST`).join(', ');
+}
+
+/**
+ * Rows strictly after the cursor row in `terms` order, nulls last: row r is
+ * after v when, for some i, r equals v on the first i-1 terms and r[i] comes
+ * after v[i]. Written out as an OR chain because row-value comparison cannot mix
+ * directions or handle nulls.
+ */
+function afterCondition(terms: readonly ResolvedTerm[], values: readonly unknown[]): SqlFragment {
+  const alternatives: SqlFragment[] = [];
+  for (let i = 0; i < terms.length; i += 1) {
+    const term = terms[i] as ResolvedTerm;
+    const value = values[i];
+    // Nothing sorts after a null: nulls are last.
+    if (value === null || value === undefined) continue;
+    const col = raw(ident(term.def.name));
+    const beyond = sql`(${col} ${raw(term.desc ? '<' : '>')} ${typedParam(term.def, value)} OR ${col} IS NULL)`;
+    const equalBefore = terms.slice(0, i).map((t, j) => {
+      const v = values[j];
+      const c = raw(ident(t.def.name));
+      return v === null || v === undefined ? sql`${c} IS NULL` : sql`${c} = ${typedParam(t.def, v)}`;
+    });
+    alternatives.push(join([...equalBefore, beyond], ' AND '));
+  }
+  return alternatives.length === 0 ? raw('FALSE') : sql`(${join(alternatives, ' OR ')})`;
+}
+
+/** Opaque cursor: the sort values of the last row of a page. */
 export function encodeCursor(values: readonly unknown[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url');
 }
 
-function decodeCursor(access: MartAccess, cursor: string): unknown[] {
+/** The cursor of a row under a sort. */
+export function cursorOf(terms: readonly ResolvedTerm[], row: Readonly<Record<string, unknown>>): string {
+  return encodeCursor(terms.map((t) => row[t.def.name] ?? null));
+}
+
+function decodeCursor(terms: readonly ResolvedTerm[], cursor: string): unknown[] {
   try {
     const values: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(values) && values.length === access.mart.key.length) return values;
+    if (
+      Array.isArray(values) &&
+      values.length === terms.length &&
+      values.every((v, i) => {
+        const def = terms[i]?.def;
+        if (v === null) return def?.nullable === true;
+        if (!def || !['string', 'number', 'boolean'].includes(typeof v)) return false;
+        // Throws BAD_USER_INPUT when the value does not fit the column's type.
+        bindableValue(def, v);
+        return true;
+      })
+    ) {
+      return values;
+    }
   } catch {
     // fall through to the error below
   }
-  throw new BadUserInputError('invalid cursor');
+  throw new BadUserInputError('invalid cursor (it belongs to another sort or mart)');
 }
 
-/** The page query: keyset pagination in key order, one row more than asked to tell if more exist. */
-export function pageQuery(q: PageQuery): SqlFragment {
-  const key = q.access.mart.key;
-  const wanted = [...new Set([...key, ...q.columns])].map((name) => column(q.access, name));
+function whereOf(conditions: readonly SqlFragment[]): SqlFragment {
+  return conditions.length ? sql` WHERE ${join(conditions, ' AND ')}` : sql``;
+}
+
+function selectList(access: MartAccess, columns: readonly string[], terms: readonly ResolvedTerm[]): string {
+  const names = [...new Set([...access.mart.key, ...terms.map((t) => t.def.name), ...columns])];
+  return names.map((name) => ident(usableColumn(access, name, 'select').name)).join(', ');
+}
+
+/** A page query plus the sort it used (to cut cursors from its rows). */
+export interface BuiltPage {
+  readonly sql: SqlFragment;
+  readonly terms: readonly ResolvedTerm[];
+}
+
+/** The page query: keyset pagination in the asked order, one row more than asked to tell if more exist. */
+export function pageQuery(q: PageQuery & { readonly orderBy?: readonly OrderTerm[] }): SqlFragment {
+  return buildPage(q).sql;
+}
+
+/** `pageQuery` with its resolved sort. */
+export function buildPage(q: PageQuery & { readonly orderBy?: readonly OrderTerm[] }): BuiltPage {
+  const terms = resolveOrder(q.access, q.orderBy);
   const conditions = whereClause(q.access, q.filter);
-  if (q.after !== undefined) {
-    const values = decodeCursor(q.access, q.after);
-    const keyDefs = key.map((name) => column(q.access, name));
-    const left = raw(`(${keyDefs.map((d) => ident(d.name)).join(', ')})`);
-    const right = join(
-      keyDefs.map((d, i) => typedParam(d, values[i])),
-      ', ',
-    );
-    conditions.push(sql`${left} > (${right})`);
-  }
-  const where = conditions.length ? sql` WHERE ${join(conditions, ' AND ')}` : sql``;
-  const select = raw(wanted.map((d) => ident(d.name)).join(', '));
-  const order = raw(key.map((k) => ident(k)).join(', '));
-  return sql`SELECT ${select} FROM ${q.relation} AS m${where} ORDER BY ${order} LIMIT ${q.first + 1}`;
+  if (q.after !== undefined) conditions.push(afterCondition(terms, decodeCursor(terms, q.after)));
+  const text = sql`SELECT ${raw(selectList(q.access, q.columns, terms))} FROM ${q.relation} AS m${whereOf(
+    conditions,
+  )} ORDER BY ${raw(orderByClause(terms))} LIMIT ${q.first + 1}`;
+  return { sql: text, terms };
 }
 
 /** The row count under the same filter and policy. */
 export function countQuery(q: Omit<PageQuery, 'columns' | 'first' | 'after'>): SqlFragment {
+  return sql`SELECT count(*) AS total FROM ${q.relation} AS m${whereOf(whereClause(q.access, q.filter))}`;
+}
+
+/** Every matching row in a stable order, for streamed exports (the engine streams; nothing is buffered). */
+export function exportQuery(q: {
+  readonly access: MartAccess;
+  readonly relation: SqlFragment;
+  readonly columns: readonly string[];
+  readonly filter: MartFilter;
+  readonly orderBy?: readonly OrderTerm[];
+  readonly limit?: number;
+}): SqlFragment {
+  const terms = resolveOrder(q.access, q.orderBy);
+  const limit = q.limit === undefined ? sql`` : sql` LIMIT ${q.limit}`;
+  return sql`SELECT ${raw(selectList(q.access, q.columns, terms))} FROM ${q.relation} AS m${whereOf(
+    whereClause(q.access, q.filter),
+  )} ORDER BY ${raw(orderByClause(terms))}${limit}`;
+}
+
+/**
+ * Children of many parents in one statement: rows of the target mart whose
+ * `childColumn` is in `parentValues`, at most `perParent` per parent (plus one,
+ * to tell if more exist), in the asked order. The target's own row scope applies,
+ * exactly as if it were queried directly.
+ */
+export function relationQuery(q: {
+  readonly access: MartAccess;
+  readonly relation: SqlFragment;
+  readonly childColumn: string;
+  readonly parentValues: readonly string[];
+  readonly columns: readonly string[];
+  readonly filter: MartFilter;
+  readonly orderBy?: readonly OrderTerm[];
+  readonly perParent: number;
+}): SqlFragment {
+  const link = usableColumn(q.access, q.childColumn, 'select');
+  if (q.parentValues.length === 0 || q.parentValues.length > MAX_IN_VALUES) {
+    throw new TypeError(`relation batch of ${q.parentValues.length} parents`);
+  }
+  const terms = resolveOrder(q.access, q.orderBy);
   const conditions = whereClause(q.access, q.filter);
-  const where = conditions.length ? sql` WHERE ${join(conditions, ' AND ')}` : sql``;
-  return sql`SELECT count(*) AS total FROM ${q.relation} AS m${where}`;
+  conditions.push(
+    sql`${raw(ident(link.name))} IN (${join(
+      q.parentValues.map((v) => param(v, link.sqlType)),
+      ', ',
+    )})`,
+  );
+  const names = [
+    ...new Set([link.name, ...q.access.mart.key, ...terms.map((t) => t.def.name), ...q.columns]),
+  ];
+  const select = names.map((n) => ident(usableColumn(q.access, n, 'select').name)).join(', ');
+  const outer = names.map((n) => `c.${ident(n)}`).join(', ');
+  return sql`SELECT ${raw(outer)} FROM (SELECT ${raw(select)}, row_number() OVER (PARTITION BY ${raw(
+    ident(link.name),
+  )} ORDER BY ${raw(orderByClause(terms))}) AS gg_rank FROM ${q.relation} AS m${whereOf(
+    conditions,
+  )}) AS c WHERE c.gg_rank <= ${q.perParent + 1} ORDER BY ${raw(ident(link.name))}, ${raw(
+    orderByClause(terms, 'c.'),
+  )}`;
+}
+
+/** Aggregate functions over measures. */
+export const AGGREGATE_FUNCTIONS = ['sum', 'avg', 'min', 'max'] as const;
+export type AggregateFunction = (typeof AGGREGATE_FUNCTIONS)[number];
+
+/** A measure: `fn(column)`, returned under the alias `<fn>__<column>`. */
+export interface Measure {
+  readonly fn: AggregateFunction;
+  readonly column: string;
+}
+
+/** Numeric columns are measures; everything else may be a dimension. */
+export function isMeasureColumn(def: ColumnDef): boolean {
+  return def.apiType === 'Int' || def.apiType === 'Float' || def.apiType === 'Decimal';
+}
+
+/** The alias a measure's value comes back under. */
+export function measureAlias(m: Measure): string {
+  return `${m.fn}__${m.column}`;
+}
+
+/** At most this many groups in one aggregate answer. */
+export const MAX_GROUPS = 10_000;
+
+/**
+ * `GROUP BY` over permitted dimensions with count and measures, under the
+ * caller's filter and row scope; groups smaller than the policy's minimum size
+ * are suppressed in SQL, so they never leave the engine.
+ */
+export function aggregateQuery(q: {
+  readonly access: MartAccess;
+  readonly relation: SqlFragment;
+  readonly filter: MartFilter;
+  readonly groupBy: readonly string[];
+  readonly measures: readonly Measure[];
+  readonly limit: number;
+}): SqlFragment {
+  if (!q.access.aggregates.allowed) throw new BadUserInputError('aggregates of this mart are not granted');
+  if (q.groupBy.length > 4) throw new BadUserInputError('group by at most 4 fields');
+  const dims = [...new Set(q.groupBy)].map((name) => {
+    const def = usableColumn(q.access, name, 'group');
+    if (isMeasureColumn(def)) throw new BadUserInputError(`${name} is a measure: it cannot be grouped by`);
+    return def;
+  });
+  const measures = q.measures.map((m) => {
+    const def = usableColumn(q.access, m.column, 'measure');
+    const ordered = def.apiType === 'Date' || def.apiType === 'DateTime';
+    if (!isMeasureColumn(def) && !(ordered && (m.fn === 'min' || m.fn === 'max'))) {
+      throw new BadUserInputError(`${m.fn} does not apply to ${m.column}`);
+    }
+    const col = ident(def.name);
+    const expr =
+      m.fn === 'avg'
+        ? `CAST(avg(${col}) AS ${def.apiType === 'Decimal' ? 'DECIMAL(38,6)' : 'DOUBLE'})`
+        : m.fn === 'sum' && def.apiType === 'Decimal'
+          ? `CAST(sum(${col}) AS DECIMAL(38,2))`
+          : `${m.fn}(${col})`;
+    return `${expr} AS ${ident(measureAlias(m))}`;
+  });
+  const dimList = dims.map((d) => ident(d.name)).join(', ');
+  const select = [...dims.map((d) => ident(d.name)), 'count(*) AS "count"', ...measures].join(', ');
+  const groupBy = dims.length ? raw(` GROUP BY ${dimList}`) : raw('');
+  const minSize = q.access.aggregates.minGroupSize;
+  const having = minSize > 1 ? sql` HAVING count(*) >= ${minSize}` : sql``;
+  const order = dims.length
+    ? raw(` ORDER BY ${dims.map((d) => `${ident(d.name)} ASC NULLS LAST`).join(', ')}`)
+    : raw('');
+  return sql`SELECT ${raw(select)} FROM ${q.relation} AS m${whereOf(
+    whereClause(q.access, q.filter),
+  )}${groupBy}${having}${order} LIMIT ${q.limit}`;
 }

@@ -13,7 +13,27 @@ export class MartNotFoundError extends GoldgateError {
   }
 }
 
+/** The caller knows the mart (an aggregate-only grant) but may not read its rows. */
+export class ForbiddenError extends GoldgateError {
+  readonly code = 'FORBIDDEN';
+}
+
 /** The mart has never been published. */
 export class MartUnavailableError extends GoldgateError {
   readonly code = 'MART_UNAVAILABLE';
+}
+
+/** The request needs more engine statements than one request may run, or breaks a query guard. */
+export class QueryTooComplexError extends GoldgateError {
+  readonly code = 'QUERY_TOO_COMPLEX';
+}
+
+/** No engine capacity now (admission queue full or too slow); retry after `retryAfterS`. */
+export class EngineBusyError extends GoldgateError {
+  readonly code = 'ENGINE_BUSY';
+  readonly retryAfterS: number;
+  constructor(message: string, options: { retryAfterS: number; cause?: unknown }) {
+    super(message, options);
+    this.retryAfterS = options.retryAfterS;
+  }
 }

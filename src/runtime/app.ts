@@ -35,6 +35,10 @@ export async function createApiRuntime(
     logger,
     queryTimeoutMs: config.engine.queryTimeoutMs,
     maxPageSize: config.api.maxPageSize,
+    maxEngineQueriesPerRequest: config.api.maxEngineQueriesPerRequest,
+    admission: config.api.admission,
+    cacheBytes: config.api.cacheBytes,
+    guards: config.api.guards,
     production: config.production,
     ide: extras.ide,
   });

@@ -1,5 +1,6 @@
-import { camelCase } from '../catalog/index.js';
-import type { ApiType, MartDef } from '../catalog/types.js';
+import { camelCase, findMart } from '../catalog/index.js';
+import type { ApiType, ColumnDef, MartDef } from '../catalog/types.js';
+import { isMeasureColumn } from '../query/builder.js';
 
 /** GraphQL scalar used for each API type. */
 const SCALAR: Record<ApiType, string> = {
@@ -33,10 +34,95 @@ function block(text: string): string {
   return `"""${text.replace(/"""/g, '\\"""')}"""`;
 }
 
+/** Columns that may be grouped by (everything but measures). */
+export function dimensionColumns(mart: MartDef): ColumnDef[] {
+  return mart.columns.filter((c) => !isMeasureColumn(c));
+}
+
+/** Columns `sum`/`avg` apply to. */
+export function measureColumns(mart: MartDef): ColumnDef[] {
+  return mart.columns.filter(isMeasureColumn);
+}
+
+/** Columns `min`/`max` apply to: measures, dates and timestamps. */
+export function orderedMeasureColumns(mart: MartDef): ColumnDef[] {
+  return mart.columns.filter((c) => isMeasureColumn(c) || c.apiType === 'Date' || c.apiType === 'DateTime');
+}
+
+/** The GraphQL type of `sum`/`avg` of a column: exact decimals stay Decimal, integers sum as Float (up to 2^53). */
+export function aggregateScalar(c: ColumnDef, fn: 'sum' | 'avg' | 'min' | 'max'): string {
+  if (fn === 'min' || fn === 'max') return SCALAR[c.apiType];
+  return c.apiType === 'Decimal' ? 'Decimal' : 'Float';
+}
+
+/** Arguments of a list of a mart's rows, top-level or nested. */
+function listArgs(t: string, first: number): string {
+  return `filter: ${t}Filter, "Sort terms, in order; the key always breaks ties. Nulls sort last."\n    orderBy: [${t}OrderBy!], first: Int = ${first}`;
+}
+
+function martTypes(mart: MartDef, used: Set<ApiType>): string[] {
+  const t = mart.api.typeName;
+  const parts: string[] = [];
+  const fields = mart.columns.map((c) => {
+    used.add(c.apiType);
+    const pii = c.pii ? ` PII (${c.pii}).` : '';
+    const values = c.values ? ` One of: ${c.values.join(', ')}.` : '';
+    return `  ${block(`${c.description}${values}${pii}`)}\n  ${camelCase(c.name)}: ${SCALAR[c.apiType]}${c.nullable ? '' : '!'}`;
+  });
+  for (const r of mart.relations) {
+    const target = findMart(r.target);
+    if (!target) throw new TypeError(`relation ${mart.name}.${r.field} targets unknown mart ${r.target}`);
+    const tt = target.api.typeName;
+    fields.push(
+      r.cardinality === 'many'
+        ? `  ${block(`${r.description} Loaded for all parents in one query; at most \`first\` per parent.`)}\n  ${r.field}(${listArgs(tt, 100)}): [${tt}!]!`
+        : `  ${block(r.description)}\n  ${r.field}: ${tt}`,
+    );
+  }
+  parts.push(
+    `${block(`${mart.description} (mart ${mart.name}, schema v${mart.schemaVersion})`)}\ntype ${t} {\n${fields.join('\n')}\n}`,
+  );
+  parts.push(
+    `"Filters on ${t}; all given must hold."\ninput ${t}Filter {\n${mart.columns
+      .map((c) => `  ${camelCase(c.name)}: ${SCALAR[c.apiType]}Filter`)
+      .join('\n')}\n}`,
+  );
+  parts.push(
+    `"Fields ${t} can be sorted by."\nenum ${t}OrderField {\n${mart.columns.map((c) => `  ${camelCase(c.name)}`).join('\n')}\n}`,
+  );
+  parts.push(`input ${t}OrderBy {\n  field: ${t}OrderField!\n  direction: SortDirection = ASC\n}`);
+  parts.push(`type ${t}Edge {\n  cursor: String!\n  node: ${t}!\n}`);
+  parts.push(
+    `type ${t}Connection {\n  edges: [${t}Edge!]!\n  nodes: [${t}!]!\n  pageInfo: PageInfo!\n  "Rows matching the filter (costs one more query; ask only when needed)."\n  totalCount: Int!\n}`,
+  );
+
+  const dims = dimensionColumns(mart);
+  parts.push(
+    `"Fields ${t} can be grouped by."\nenum ${t}Dimension {\n${dims.map((c) => `  ${camelCase(c.name)}`).join('\n')}\n}`,
+  );
+  parts.push(
+    `"The values of the grouped-by fields (null for fields not grouped by)."\ntype ${t}GroupKey {\n${dims
+      .map((c) => `  ${camelCase(c.name)}: ${SCALAR[c.apiType]}`)
+      .join('\n')}\n}`,
+  );
+  const aggFields = [`  key: ${t}GroupKey!`, '  "Rows in the group."\n  count: Int!'];
+  for (const fn of ['sum', 'avg', 'min', 'max'] as const) {
+    const cols = fn === 'min' || fn === 'max' ? orderedMeasureColumns(mart) : measureColumns(mart);
+    if (cols.length === 0) continue;
+    const typeName = `${t}${fn[0]?.toUpperCase()}${fn.slice(1)}`;
+    parts.push(
+      `type ${typeName} {\n${cols.map((c) => `  ${camelCase(c.name)}: ${aggregateScalar(c, fn)}`).join('\n')}\n}`,
+    );
+    aggFields.push(`  ${fn}: ${typeName}!`);
+  }
+  parts.push(`"One group of ${t} rows."\ntype ${t}Aggregate {\n${aggFields.join('\n')}\n}`);
+  return parts;
+}
+
 /**
- * The GraphQL schema, generated from the mart catalog: a type, a filter
- * input, a connection and root fields per mart. Nothing here is written by hand
- * per mart.
+ * The GraphQL schema, generated from the mart catalog: per mart a type (with
+ * its relations), filter and sort inputs, a connection, aggregates, and root
+ * fields. Nothing here is written by hand per mart.
  */
 export function buildTypeDefs(marts: readonly MartDef[]): string {
   const used = new Set<ApiType>(['String', 'ID']);
@@ -47,31 +133,18 @@ export function buildTypeDefs(marts: readonly MartDef[]): string {
     'scalar Date',
     block('A UTC instant in ISO-8601.'),
     'scalar DateTime',
+    'enum SortDirection {\n  ASC\n  DESC\n}',
     'type PageInfo {\n  hasNextPage: Boolean!\n  "Pass as `after` to get the next page."\n  endCursor: String\n}',
   ];
   const roots: string[] = [];
   for (const mart of marts) {
     const t = mart.api.typeName;
-    const fields = mart.columns.map((c) => {
-      used.add(c.apiType);
-      const pii = c.pii ? ` PII (${c.pii}).` : '';
-      const values = c.values ? ` One of: ${c.values.join(', ')}.` : '';
-      return `  ${block(`${c.description}${values}${pii}`)}\n  ${camelCase(c.name)}: ${SCALAR[c.apiType]}${c.nullable ? '' : '!'}`;
-    });
-    parts.push(
-      `${block(`${mart.description} (mart ${mart.name}, schema v${mart.schemaVersion})`)}\ntype ${t} {\n${fields.join('\n')}\n}`,
-    );
-    parts.push(
-      `"Filters on ${t}; all given must hold."\ninput ${t}Filter {\n${mart.columns
-        .map((c) => `  ${camelCase(c.name)}: ${SCALAR[c.apiType]}Filter`)
-        .join('\n')}\n}`,
-    );
-    parts.push(`type ${t}Edge {\n  cursor: String!\n  node: ${t}!\n}`);
-    parts.push(
-      `type ${t}Connection {\n  edges: [${t}Edge!]!\n  nodes: [${t}!]!\n  pageInfo: PageInfo!\n  "Rows matching the filter (costs one more query; ask only when needed)."\n  totalCount: Int!\n}`,
+    parts.push(...martTypes(mart, used));
+    roots.push(
+      `  ${block(`${mart.description} In key order (${mart.key.join(', ')}) unless sorted.`)}\n  ${mart.api.listField}(${listArgs(t, 50)}, after: String): ${t}Connection!`,
     );
     roots.push(
-      `  ${block(`${mart.description} In key order (${mart.key.join(', ')}).`)}\n  ${mart.api.listField}(filter: ${t}Filter, first: Int = 50, after: String): ${t}Connection!`,
+      `  ${block(`Groups of ${mart.name} rows with counts and measures, under the same filters and access rules.`)}\n  ${mart.api.listField}Aggregate(filter: ${t}Filter, groupBy: [${t}Dimension!], first: Int = 1000): [${t}Aggregate!]!`,
     );
     if (mart.api.itemField && mart.key.length === 1) {
       const keyCol = mart.columns.find((c) => c.name === mart.key[0]);

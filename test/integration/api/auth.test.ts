@@ -170,6 +170,7 @@ describe('a valid token without a grant on the mart', () => {
       policy: adminOnlyPolicy,
       queryTimeoutMs: 10_000,
       maxPageSize: 500,
+      maxEngineQueriesPerRequest: 16,
     });
     const scope = new RequestScope({ subject: 'admin', roles: ['admin'], scopes: {} }, logger);
     try {

@@ -15,7 +15,7 @@ describe('page query builder', () => {
   it('selects the asked columns plus the key, in key order, one row more than asked', () => {
     const q = pageQuery({ access: full, relation, columns: ['name'], filter: {}, first: 10 });
     expect(q.text).toBe(
-      'SELECT "customer_id", "name" FROM mart_relation AS m ORDER BY "customer_id" LIMIT ?',
+      'SELECT "customer_id", "name" FROM mart_relation AS m ORDER BY "customer_id" ASC NULLS LAST LIMIT ?',
     );
     expect(q.params).toEqual([11]);
   });
@@ -63,8 +63,58 @@ describe('page query builder', () => {
       first: 2,
       after: encodeCursor(['123']),
     });
-    expect(q.text).toContain('WHERE ("customer_id") > (CAST(? AS VARCHAR))');
+    expect(q.text).toContain('WHERE (("customer_id" > CAST(? AS VARCHAR) OR "customer_id" IS NULL))');
     expect(q.params).toEqual(['123', 3]);
+  });
+
+  it('continues a descending sort on a nullable column: ties by key, nulls last', () => {
+    const q = pageQuery({
+      access: full,
+      relation,
+      columns: [],
+      filter: {},
+      orderBy: [{ column: 'signup_date', desc: true }],
+      first: 2,
+      after: encodeCursor(['2026-01-02', '7']),
+    });
+    expect(q.text).toContain('ORDER BY "signup_date" DESC NULLS LAST, "customer_id" ASC NULLS LAST');
+    expect(q.text).toContain(
+      '(("signup_date" < CAST(? AS DATE) OR "signup_date" IS NULL) OR "signup_date" = CAST(? AS DATE) AND ("customer_id" > CAST(? AS VARCHAR) OR "customer_id" IS NULL))',
+    );
+    expect(q.params).toEqual(['2026-01-02', '2026-01-02', '7', 3]);
+    // After a null sort value only rows with a null there and a greater key remain.
+    const afterNull = pageQuery({
+      access: full,
+      relation,
+      columns: [],
+      filter: {},
+      orderBy: [{ column: 'signup_date', desc: true }],
+      first: 2,
+      after: encodeCursor([null, '7']),
+    });
+    expect(afterNull.text).toContain(
+      '("signup_date" IS NULL AND ("customer_id" > CAST(? AS VARCHAR) OR "customer_id" IS NULL))',
+    );
+  });
+
+  it('refuses to sort or filter on a masked column, but selects it', () => {
+    const masked: MartAccess = { ...full, masks: new Map([['email', 'hash']]) };
+    expect(() =>
+      pageQuery({ access: masked, relation, columns: ['email'], filter: {}, first: 1 }),
+    ).not.toThrow();
+    expect(() =>
+      pageQuery({
+        access: masked,
+        relation,
+        columns: [],
+        filter: {},
+        orderBy: [{ column: 'email', desc: false }],
+        first: 1,
+      }),
+    ).toThrow(/masked/);
+    expect(() =>
+      pageQuery({ access: masked, relation, columns: [], filter: { email: { isNull: true } }, first: 1 }),
+    ).toThrow(/masked/);
   });
 
   it('rejects bad input with BAD_USER_INPUT', () => {

@@ -11,7 +11,11 @@ describe('GraphQL schema generated from the catalog', () => {
   it('has a type per mart with every column, its description, nullability and PII tag', () => {
     const type = schema.getType('Customer') as GraphQLObjectType;
     const fields = type.getFields();
-    expect(Object.keys(fields)).toEqual(customer360.columns.map((c) => camelCase(c.name)));
+    expect(Object.keys(fields)).toEqual([
+      ...customer360.columns.map((c) => camelCase(c.name)),
+      ...customer360.relations.map((r) => r.field),
+    ]);
+    expect(String(fields.invoices?.type)).toBe('[Invoice!]!');
     for (const column of customer360.columns) {
       const field = fields[camelCase(column.name)];
       expect(field?.description).toContain(column.description);
@@ -25,7 +29,8 @@ describe('GraphQL schema generated from the catalog', () => {
   it('has root fields, a filter input per column and typed operator inputs', () => {
     const query = schema.getQueryType()?.getFields() ?? {};
     expect(String(query.customers?.type)).toBe('CustomerConnection!');
-    expect(query.customers?.args.map((a) => a.name)).toEqual(['filter', 'first', 'after']);
+    expect(query.customers?.args.map((a) => a.name)).toEqual(['filter', 'orderBy', 'first', 'after']);
+    expect(String(query.customersAggregate?.type)).toBe('[CustomerAggregate!]!');
     expect(String(query.customer?.type)).toBe('Customer');
     const filter = schema.getType('CustomerFilter');
     expect(filter && 'getFields' in filter ? Object.keys(filter.getFields()) : []).toHaveLength(
@@ -47,6 +52,7 @@ describe('GraphQL schema generated from the catalog', () => {
       columns: customer360.columns.slice(0, 2),
       key: ['customer_id'],
       rowScope: {},
+      relations: [],
     };
     const grown = buildSchema(buildTypeDefs([...MARTS, extra]));
     expect(Object.keys((grown.getType('Probe') as GraphQLObjectType).getFields())).toEqual([
