@@ -71,6 +71,14 @@ const envSchema = z.object({
   GOLDGATE_GRAPHQL_MAX_ALIASES: positiveInt.default(15),
   GOLDGATE_GRAPHQL_MAX_TOKENS: positiveInt.default(2_000),
   GOLDGATE_GRAPHQL_MAX_COST: positiveInt.default(5_000),
+  // Policy: a YAML file (embedded default) or Lake Formation through a mapping file (docs/access.md).
+  GOLDGATE_POLICY_SOURCE: z.enum(['file', 'lakeformation']).default('file'),
+  GOLDGATE_POLICY_FILE: z.string().min(1).default('policies/demo.yaml'),
+  GOLDGATE_LF_MAPPING_FILE: z.string().min(1).optional(),
+  GOLDGATE_LF_REFRESH_S: positiveInt.default(300),
+  GOLDGATE_LF_ENDPOINT: z.url().optional(),
+  // HMAC key of `hash` masking; required on the aws home and in production (never logged).
+  GOLDGATE_MASK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   GOLDGATE_LOCK_TTL_S: positiveInt.default(900),
   GOLDGATE_DEMO_SEED: z.coerce.number().int().default(42),
   // About 2,000 customers, as the ingestion issue describes the demo: ~440k Bronze events, ~35 s on 2 cores.
@@ -128,6 +136,20 @@ export interface Config {
     readonly poll: { readonly initialMs: number; readonly maxMs: number };
     readonly retry: { readonly attempts: number; readonly baseMs: number; readonly maxMs: number };
     readonly resultReuseMaxAgeMinutes: number;
+  };
+  readonly policy: {
+    readonly source: 'file' | 'lakeformation';
+    /** The policy YAML (absolute). */
+    readonly file: string;
+    readonly lakeFormation: {
+      /** The LF -> goldgate mapping file (absolute); required with the lakeformation source. */
+      readonly mappingFile: string | undefined;
+      readonly refreshMs: number;
+      /** A local Lake Formation-protocol endpoint (tests); unset on AWS. */
+      readonly endpoint: string | undefined;
+    };
+    /** Secret of `hash` masking; on the embedded home one is generated into the state dir when unset. */
+    readonly maskSecret: string | undefined;
   };
   readonly demo: { readonly seed: number; readonly customers: number };
 }
@@ -191,6 +213,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxMs: e.GOLDGATE_ATHENA_RETRY_MAX_MS,
       },
       resultReuseMaxAgeMinutes: e.GOLDGATE_ATHENA_RESULT_REUSE_MAX_AGE_MIN,
+    },
+    policy: {
+      source: e.GOLDGATE_POLICY_SOURCE,
+      file: path.resolve(e.GOLDGATE_POLICY_FILE),
+      lakeFormation: {
+        mappingFile: e.GOLDGATE_LF_MAPPING_FILE ? path.resolve(e.GOLDGATE_LF_MAPPING_FILE) : undefined,
+        refreshMs: e.GOLDGATE_LF_REFRESH_S * 1000,
+        endpoint: e.GOLDGATE_LF_ENDPOINT,
+      },
+      maskSecret: e.GOLDGATE_MASK_SECRET,
     },
     demo: { seed: e.GOLDGATE_DEMO_SEED, customers: e.GOLDGATE_DEMO_CUSTOMERS },
   };
