@@ -146,6 +146,78 @@ export function queryEngineContract(harness: QueryEngineHarness): void {
       expect(results.map((r) => r.rows[0]?.i)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
     });
 
+    it('returns results on either side of a 1000-row page whole and in order', async () => {
+      // Athena pages 1000 rows and puts a header row first on page one: 999, 1000 and 1001 cross both edges.
+      for (const size of [999, 1000, 1001]) {
+        const { rows } = await engine.query({
+          sql: sql`WITH ${{ text: DIGITS, params: [] }}
+                   SELECT a.x * 100 + b.x * 10 + c.x + e.x * 1000 AS n FROM d a, d b, d c, d e
+                   WHERE a.x * 100 + b.x * 10 + c.x + e.x * 1000 < ${size} ORDER BY n`,
+        });
+        expect(rows.map((r) => Number(r.n))).toEqual(Array.from({ length: size }, (_, i) => i));
+      }
+    });
+
+    it('converts every scalar type the same way', async () => {
+      const { rows } = await engine.query({
+        sql: sql`SELECT CAST(-5 AS INTEGER) AS i, CAST(1.5 AS DOUBLE) AS f,
+                 CAST('-9007199254740993' AS BIGINT) AS b, CAST('-0.05' AS DECIMAL(18,2)) AS d,
+                 CAST('false' AS BOOLEAN) AS bo, CAST('1999-12-31' AS DATE) AS dt,
+                 CAST('2026-03-04 05:06:07.120' AS TIMESTAMP) AS ts, CAST(NULL AS BIGINT) AS nb,
+                 CAST(NULL AS VARCHAR) AS nv, CAST('' AS VARCHAR) AS empty`,
+      });
+      expect(rows).toEqual([
+        {
+          i: -5,
+          f: 1.5,
+          b: '-9007199254740993',
+          d: '-0.05',
+          bo: false,
+          dt: '1999-12-31',
+          ts: '2026-03-04 05:06:07.12',
+          nb: null,
+          nv: null,
+          empty: '',
+        },
+      ]);
+    });
+
+    it('binds values in WHERE as values, hostile text included', async () => {
+      const hostile = "x' OR '1'='1";
+      const { rows } = await engine.query({
+        sql: sql`WITH t(x, y) AS (VALUES (1, 'a'), (2, 'b'), (3, 'x'' OR ''1''=''1'))
+                 SELECT x FROM t
+                 WHERE y = ${hostile} OR (y = ${'a'} AND x >= ${1} AND ${true} AND ${null} IS NULL)
+                 ORDER BY x`,
+      });
+      expect(rows.map((r) => Number(r.x))).toEqual([1, 3]);
+    });
+
+    it('returns the columns of an empty result', async () => {
+      const { columns, rows } = await engine.query({
+        sql: sql`SELECT x FROM (VALUES (1)) AS t(x) WHERE x > ${5}`,
+      });
+      expect(columns.map((c) => c.name)).toEqual(['x']);
+      expect(rows).toEqual([]);
+    });
+
+    it('keeps the engine reason of a failure for logs only', async () => {
+      const error = await engine
+        .query({ sql: sql`SELECT no_such_column FROM (VALUES (1)) AS t(x)`, label: 'contract.bad' })
+        .catch((e) => e);
+      expect(error).toMatchObject({ code: 'ENGINE_QUERY_FAILED', label: 'contract.bad' });
+      expect(String(error.reason)).toMatch(/no_such_column/);
+      expect(String(error.message)).not.toMatch(/no_such_column|SELECT/i);
+    });
+
+    it('gives every statement its own query id, also through execute', async () => {
+      const a = await engine.query({ sql: sql`SELECT ${1} AS one` });
+      const b = await engine.execute({ sql: sql`SELECT ${2} AS two` });
+      expect(a.stats.queryId).not.toBe('');
+      expect(b.queryId).not.toBe('');
+      expect(b.queryId).not.toBe(a.stats.queryId);
+    });
+
     it('reads a published mart version through martRelation with bound filters', async () => {
       const ref = await harness.seedMart([
         { id: 1, region: 'EU', amount: '10.50' },

@@ -1,0 +1,124 @@
+import type { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
+import type { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
+import { goldDataset, runPrefix } from '../../../src/lake/layout.js';
+import { assertRunId } from '../../../src/lake/run-id.js';
+import { ident, sql } from '../../../src/sql/fragment.js';
+
+/**
+ * The endpoint's stand-in for the Glue catalog: the Gold database holds one
+ * table per published run, named as the Athena transforms name them
+ * (`goldRunTable`: `{mart}__v{N}__{run token}`), over the run's files in a
+ * local folder store laid out as `lake.md` says:
+ *
+ *   "gold_db"."customer_360__v1__20261121t061500z_7f3a"
+ *     -> {lake}/gold/customer_360/schema_v=1/run_id=20261121T061500Z-7f3a/**.parquet
+ *
+ * The run token is the run id lower-cased with its `-` made `_`; the id's
+ * shape (`YYYYMMDDTHHMMSSZ-suffix`, suffix lower-case) makes that reversible.
+ * A table is loaded into DuckDB (schema = database) on first use, from the
+ * run's Parquet files, bound as a parameter; a run with no files is a missing
+ * table, as a run never written would be on Athena. Runs are immutable, so a
+ * table once loaded stays right.
+ */
+
+const RUN_TABLE = /^([a-z][a-z0-9_]*?)__v([1-9][0-9]*)__([0-9]{8})t([0-9]{6})z_([a-z0-9]{4,24})$/;
+
+/** A Gold run named by an Athena table. */
+export interface GoldRunTable {
+  readonly database: string;
+  readonly table: string;
+  readonly mart: string;
+  readonly schemaVersion: number;
+  readonly runId: string;
+  /** The run's prefix in the lake (`gold/{mart}/schema_v={N}/run_id={RUN}/`). */
+  readonly prefix: string;
+}
+
+/** The run a Gold table name stands for, or `undefined` for any other name. */
+export function parseRunTable(database: string, table: string): GoldRunTable | undefined {
+  const m = RUN_TABLE.exec(table);
+  if (!m) return undefined;
+  const [, mart, version, day, time, suffix] = m as unknown as [string, string, string, string, string, string];
+  const runId = assertRunId(`${day}T${time}Z-${suffix}`);
+  const schemaVersion = Number(version);
+  return { database, table, mart, schemaVersion, runId, prefix: runPrefix(goldDataset(mart, schemaVersion), runId) };
+}
+
+const QUALIFIED = /"([a-z_][a-z0-9_]*)"\s*\.\s*"([a-z_][a-z0-9_]*)"|\b([a-z_][a-z0-9_]*)\s*\.\s*([a-z_][a-z0-9_]*)\b/gi;
+const QUOTED_TEXT = /'(?:[^']|'')*'|--[^\n]*|\/\*[\s\S]*?\*\//g;
+
+/** Result of preparing a statement's tables. */
+export type Prepared =
+  | { readonly ok: true; readonly bytes: number; readonly tables: readonly GoldRunTable[] }
+  | { readonly ok: false; readonly missing: string };
+
+/** The Gold database's run tables, loaded on demand into the endpoint's DuckDB. */
+export class LocalGoldCatalog {
+  private readonly loaded = new Map<string, Promise<number>>();
+  /** DuckDB refuses two catalog changes at once (write-write conflict): loads run one by one. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly engine: DuckDbQueryEngine,
+    private readonly store: LocalObjectStore,
+    readonly database: string,
+  ) {}
+
+  /** Load every Gold table the statement names; the bytes of their files stand for the bytes scanned. */
+  async prepare(text: string): Promise<Prepared> {
+    const names = new Map<string, GoldRunTable | undefined>();
+    const visible = text.replace(QUOTED_TEXT, (m) => ' '.repeat(m.length));
+    for (const m of visible.matchAll(QUALIFIED)) {
+      const database = (m[1] ?? m[3] ?? '').toLowerCase();
+      const table = (m[2] ?? m[4] ?? '').toLowerCase();
+      if (database !== this.database) continue;
+      names.set(table, parseRunTable(database, table));
+    }
+    let bytes = 0;
+    const tables: GoldRunTable[] = [];
+    for (const [table, run] of names) {
+      if (!run) return { ok: false, missing: `${this.database}.${table}` };
+      const size = await this.load(run);
+      if (size === undefined) return { ok: false, missing: `${this.database}.${table}` };
+      bytes += size;
+      tables.push(run);
+    }
+    return { ok: true, bytes, tables };
+  }
+
+  private async load(run: GoldRunTable): Promise<number | undefined> {
+    let pending = this.loaded.get(run.table);
+    if (!pending) {
+      pending = this.queue.then(() => this.register(run));
+      this.queue = pending.catch(() => undefined);
+      this.loaded.set(run.table, pending);
+      // A run written later must be found then: forget misses.
+      pending.then(
+        (size) => size < 0 && this.loaded.delete(run.table),
+        () => this.loaded.delete(run.table),
+      );
+    }
+    const size = await pending;
+    return size < 0 ? undefined : size;
+  }
+
+  /** `-1` when the run has no Parquet files. */
+  private async register(run: GoldRunTable): Promise<number> {
+    const files: string[] = [];
+    let size = 0;
+    for await (const info of this.store.list(run.prefix)) {
+      if (!info.key.endsWith('.parquet')) continue;
+      files.push(this.store.locationOf(info.key));
+      size += info.size;
+    }
+    if (files.length === 0) return -1;
+    const schema = ident(run.database);
+    await this.engine.execute({ sql: sql`CREATE SCHEMA IF NOT EXISTS ${{ text: schema, params: [] }}` });
+    await this.engine.execute({
+      sql: sql`CREATE TABLE IF NOT EXISTS ${{ text: `${schema}.${ident(run.table)}`, params: [] }} AS
+               SELECT * FROM read_parquet(${files}, hive_partitioning = false)`,
+      label: 'athena-local.load',
+    });
+    return size;
+  }
+}
