@@ -14,6 +14,29 @@ export const checkResultSchema = z.object({
 });
 export type CheckResult = z.infer<typeof checkResultSchema>;
 
+/** One Silver input of a Gold run: the version it read and the Bronze runs merged into that version. */
+export const silverInputSchema = z.object({
+  /** `source/entity`, as the Silver state names it. */
+  entity: z.string(),
+  source: z.string(),
+  /** The Silver version read; `null` when the entity had none yet (read as empty). */
+  run_id: z.string().nullable(),
+  row_count: z.number().int().nonnegative(),
+  /** The newest `source_ts` in that version, deletes included. */
+  newest_source_ts: z.string().nullable(),
+  /** Keys (`source/entity/ingest_date/run_id`) of every Bronze run merged into that version. */
+  bronze_runs: z.array(z.string()),
+});
+export type SilverInput = z.infer<typeof silverInputSchema>;
+
+/** What a Gold run was built from, down to the Bronze runs (recorded in its manifest). */
+export const goldLineageSchema = z.object({
+  silver: z.array(silverInputSchema),
+  /** Per source, the newest `source_ts` the run includes. */
+  newest_source_change: z.record(z.string(), z.string()),
+});
+export type GoldLineage = z.infer<typeof goldLineageSchema>;
+
 /** `_SUCCESS`: written last inside a run; a run without it does not exist for readers. */
 export const runManifestSchema = z.object({
   run_id: z.string(),
@@ -23,6 +46,9 @@ export const runManifestSchema = z.object({
   checks: z.array(checkResultSchema),
   /** Free-form facts about the run (inputs, lineage) for later tooling. */
   details: z.record(z.string(), z.unknown()).default({}),
+  /** When the run was made servable; `completed_at` is the data's as-of time, which can be earlier. */
+  ready_at: z.string().optional(),
+  lineage: goldLineageSchema.optional(),
 });
 export type RunManifest = z.infer<typeof runManifestSchema>;
 
@@ -35,6 +61,8 @@ export const latestPointerSchema = z.object({
   row_count: z.number().int().nonnegative(),
   checks: z.array(checkResultSchema),
   rolled_back_from: z.string().optional(),
+  /** When the run was made servable (absent on pointers written before it was recorded, and on rollbacks). */
+  ready_at: z.string().optional(),
 });
 export type LatestPointer = z.infer<typeof latestPointerSchema>;
 
@@ -45,6 +73,9 @@ export interface PublishRequest {
   readonly checks: readonly CheckResult[];
   readonly details?: Record<string, unknown>;
   readonly now?: Date;
+  /** The moment of publication, when `now` is the data's as-of time instead (the pipeline's run start). */
+  readonly readyAt?: Date;
+  readonly lineage?: GoldLineage;
 }
 
 /**
@@ -70,6 +101,8 @@ export async function publishRun(
     row_count: request.rowCount,
     checks: [...request.checks],
     details: request.details ?? {},
+    ...(request.readyAt ? { ready_at: request.readyAt.toISOString() } : {}),
+    ...(request.lineage ? { lineage: request.lineage } : {}),
   };
   if (failed.length > 0) {
     // Results are kept beside the run for inspection, but no _SUCCESS: the run stays invisible.
@@ -84,6 +117,7 @@ export async function publishRun(
     path: prefix,
     row_count: request.rowCount,
     checks: [...request.checks],
+    ...(request.readyAt ? { ready_at: request.readyAt.toISOString() } : {}),
   };
   await store.replace(latestKey(dataset), jsonBody(pointer));
   return pointer;

@@ -1,10 +1,17 @@
 import type { ObjectStore } from '../adapters/object-store/port.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
+import { isGoldgateError } from '../errors.js';
 import { PublishBlockedError } from '../lake/errors.js';
 import { jsonBody } from '../lake/json.js';
 import { goldDataset, runPrefix, runReportKey, silverDataset } from '../lake/layout.js';
 import { acquireLock } from '../lake/lock.js';
-import { type CheckResult, publishRun, resolveLatest } from '../lake/publish.js';
+import {
+  type CheckResult,
+  type GoldLineage,
+  publishRun,
+  resolveLatest,
+  type SilverInput,
+} from '../lake/publish.js';
 import { newRunId, utcDate } from '../lake/run-id.js';
 import { duckdbDialect } from '../sql/dialect.js';
 import { ident, raw, type SqlFragment, sql } from '../sql/fragment.js';
@@ -32,20 +39,39 @@ export interface StepReport {
   readonly status: 'published' | 'skipped' | 'blocked';
   readonly rowsIn: number;
   readonly rowsOut: number;
+  /** Rows set aside this step: newly quarantined plus condemned. */
   readonly quarantined: number;
+  /** Of `quarantined`, rows that failed their last attempt (Silver steps). */
+  readonly condemned?: number;
+  /** Rows retried from quarantine that now pass (Silver steps). */
+  readonly recovered?: number;
   readonly durationMs: number;
   readonly runId?: string;
   readonly checks: readonly CheckResult[];
   readonly inputs?: Record<string, unknown>;
 }
 
-/** The report of one pipeline run (`_runs/pipeline/{RUN_ID}.json`). */
+/** Why a run stopped before its end; codes only, never paths or SQL. */
+export interface PipelineFailure {
+  /** The step that was running. */
+  readonly step: string;
+  readonly code: string;
+  /** The code of the underlying goldgate error, when there is one. */
+  readonly causeCode?: string;
+  readonly message: string;
+}
+
+/**
+ * The report of one pipeline run (`_runs/pipeline/{RUN_ID}.json`). A run that
+ * stopped on an error is recorded too, as `failed`, with the steps it finished.
+ */
 export interface PipelineReport {
   readonly runId: string;
   readonly startedAt: string;
   readonly finishedAt: string;
-  readonly status: 'succeeded' | 'blocked';
+  readonly status: 'succeeded' | 'blocked' | 'failed';
   readonly steps: readonly StepReport[];
+  readonly error?: PipelineFailure;
 }
 
 export interface PipelineOptions {
@@ -81,6 +107,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
   let index = 0;
   const progress = (step: string, detail: string): void =>
     options.onProgress?.({ step, detail, index, total });
+  let current = 'staging';
   try {
     // Scratch left by a run that crashed: only this run, holding the lock, can be writing staging now.
     await removeStaging(store, STAGING_ROOT);
@@ -88,6 +115,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
     for (const contract of ENTITIES) {
       index += 1;
       const step = `silver.${contract.source}.${contract.entity}`;
+      current = step;
       progress(step, 'merging new Bronze runs');
       const result = await runStep(step, () => silverStep(options, contract, checkpoint, runId, startedAt));
       steps.push(result.report);
@@ -102,12 +130,24 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
         `${result.report.status}: ${result.report.rowsIn} events in, ${result.report.rowsOut} rows`,
       );
     }
+    // Silver is final for this run from here on: each entity's version and lineage is read once for every mart.
+    const silverInputs = new Map<string, Promise<ReadSilver>>();
+    const silverInput = (contract: EntityContract): Promise<ReadSilver> => {
+      const key = entityKeyOf(contract);
+      let input = silverInputs.get(key);
+      if (!input) {
+        input = readSilverInput(options, contract, checkpoint);
+        silverInputs.set(key, input);
+      }
+      return input;
+    };
     for (const model of models) {
       index += 1;
       const step = `gold.${model.mart.name}`;
+      current = step;
       progress(step, 'building');
       const report = await runStep(step, () =>
-        goldStep(options, model, runId, startedAt, () => lock.assertHeld(now())),
+        goldStep(options, model, runId, startedAt, silverInput, () => lock.assertHeld(now())),
       );
       steps.push(report);
       progress(step, `${report.status}: ${report.rowsOut} rows`);
@@ -119,11 +159,114 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
       status: steps.some((s) => s.status === 'blocked') ? 'blocked' : 'succeeded',
       steps,
     };
+    current = 'report';
     await store.put(runReportKey(PIPELINE_JOB, runId), jsonBody(report));
     return report;
+  } catch (error) {
+    await recordFailure(store, {
+      runId,
+      startedAt: startedAt.toISOString(),
+      finishedAt: now().toISOString(),
+      status: 'failed',
+      steps,
+      error: failureOf(error, current),
+    });
+    throw error;
   } finally {
     await lock.release(now());
   }
+}
+
+/** Keep a failed run in the history; the run's own error is what the caller must see, so this never throws. */
+async function recordFailure(store: ObjectStore, report: PipelineReport): Promise<void> {
+  try {
+    await store.put(runReportKey(PIPELINE_JOB, report.runId), jsonBody(report));
+  } catch {
+    // A store that cannot take the report cannot take anything else either: the thrown error says why.
+  }
+}
+
+function failureOf(error: unknown, current: string): PipelineFailure {
+  const cause = error instanceof Error ? error.cause : undefined;
+  return {
+    step: error instanceof TransformError ? error.step : current,
+    code: isGoldgateError(error) ? error.code : 'UNEXPECTED',
+    ...(isGoldgateError(cause) ? { causeCode: cause.code } : {}),
+    message: isGoldgateError(error) ? error.message : 'unexpected error',
+  };
+}
+
+/** A Silver version as Gold reads it: where its snapshot lives and what it was built from. */
+interface ReadSilver {
+  readonly contract: EntityContract;
+  readonly path: string | undefined;
+  readonly lineage: SilverInput;
+}
+
+/**
+ * The served Silver version of an entity with its lineage: the Bronze runs the
+ * Silver state records as merged (the checkpoint moves with every published
+ * version, so within a run it names exactly the runs in the served snapshot)
+ * and the newest `source_ts` it holds, tombstones included (a delete is a change).
+ */
+async function readSilverInput(
+  options: PipelineOptions,
+  contract: EntityContract,
+  checkpoint: SilverState,
+): Promise<ReadSilver> {
+  const { store, engine } = options;
+  const entity = entityKeyOf(contract);
+  const pointer = await resolveLatest(store, silverDataset(contract.source, contract.entity));
+  if (!pointer) {
+    return {
+      contract,
+      path: undefined,
+      lineage: {
+        entity,
+        source: contract.source,
+        run_id: null,
+        row_count: 0,
+        newest_source_ts: null,
+        bronze_runs: [],
+      },
+    };
+  }
+  const snapshot = `${store.locationOf(pointer.path)}/data.parquet`;
+  const { rows } = await engine.query({
+    sql: sql`SELECT strftime(max(_source_ts), '%Y-%m-%dT%H:%M:%S.%gZ') AS newest
+      FROM read_parquet(${snapshot}, hive_partitioning = false)`,
+    label: `lineage.${contract.source}.${contract.entity}`,
+  });
+  const newest = rows[0]?.newest;
+  return {
+    contract,
+    path: pointer.path,
+    lineage: {
+      entity,
+      source: contract.source,
+      run_id: pointer.run_id,
+      row_count: pointer.row_count,
+      newest_source_ts: typeof newest === 'string' ? newest : null,
+      bronze_runs: [...(checkpoint.merged[entity] ?? [])].sort(),
+    },
+  };
+}
+
+/** A Gold run's lineage from the Silver versions it read. */
+function goldLineage(inputs: readonly ReadSilver[]): GoldLineage {
+  const newest: Record<string, string> = {};
+  const silver: SilverInput[] = [];
+  const seen = new Set<string>();
+  for (const { lineage } of inputs) {
+    // Two inputs of a model may be the same entity: it is one Silver version.
+    if (seen.has(lineage.entity)) continue;
+    seen.add(lineage.entity);
+    silver.push(lineage);
+    const ts = lineage.newest_source_ts;
+    const known = newest[lineage.source];
+    if (ts !== null && (known === undefined || ts > known)) newest[lineage.source] = ts;
+  }
+  return { silver: silver.sort((a, b) => a.entity.localeCompare(b.entity)), newest_source_change: newest };
 }
 
 async function runStep<T>(step: string, fn: () => Promise<T>): Promise<T> {
@@ -181,6 +324,8 @@ async function silverStep(
       rowsIn: result.eventsIn,
       rowsOut: result.liveRows,
       quarantined: result.quarantined + result.condemned,
+      condemned: result.condemned,
+      recovered: result.recovered,
       runId,
       checks: result.checks,
       inputs: { bronze_runs: pending.map((run) => run.key), quarantine_retried: retried },
@@ -246,6 +391,7 @@ async function goldStep(
   model: GoldModel,
   runId: string,
   startedAt: Date,
+  silverInput: (contract: EntityContract) => Promise<ReadSilver>,
   assertHeld: () => Promise<void>,
 ): Promise<StepReport> {
   const { store, engine } = options;
@@ -253,12 +399,15 @@ async function goldStep(
   const step = `gold.${model.mart.name}`;
   const relations: Record<string, ReturnType<typeof silverRelation>> = {};
   const silverRuns: Record<string, string> = {};
+  const read: ReadSilver[] = [];
   for (const [name, contract] of Object.entries(model.inputs)) {
-    const pointer = await resolveLatest(store, silverDataset(contract.source, contract.entity));
+    const input = await silverInput(contract);
+    read.push(input);
     // An entity that never received an event is empty, not missing: the mart still builds.
-    relations[name] = pointer ? silverRelation(store, pointer.path) : emptySilverRelation(contract);
-    silverRuns[`${contract.source}/${contract.entity}`] = pointer?.run_id ?? 'none';
+    relations[name] = input.path ? silverRelation(store, input.path) : emptySilverRelation(contract);
+    silverRuns[`${contract.source}/${contract.entity}`] = input.lineage.run_id ?? 'none';
   }
+  const lineage = goldLineage(read);
   const dataset = goldDataset(model.mart.name, model.mart.schemaVersion);
   const prefix = runPrefix(dataset, runId);
   const location = await store.prepareWrite(prefix);
@@ -306,7 +455,9 @@ async function goldStep(
       rowCount,
       checks,
       now: startedAt,
+      readyAt: options.now?.() ?? new Date(),
       details: { silver_runs: silverRuns, as_of: utcDate(startedAt) },
+      lineage,
     });
   } catch (error) {
     // A blocked run keeps its check results beside it; the previous version keeps serving.
@@ -316,7 +467,7 @@ async function goldStep(
   return {
     step,
     status,
-    rowsIn: 0,
+    rowsIn: lineage.silver.reduce((sum, s) => sum + s.row_count, 0),
     rowsOut: rowCount,
     quarantined: 0,
     durationMs: Date.now() - began,
