@@ -1,0 +1,235 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/index.js';
+import { parseStreamTables } from '../../../src/handlers/ddb-stream.js';
+import { parseZohoSettings } from '../../../src/ingest/zoho/client.js';
+import {
+  checkAlarms,
+  checkAthenaWorkGroups,
+  checkBronzeLifecycle,
+  checkBuckets,
+  checkFunctionRoles,
+  checkIdentityPolicies,
+  checkKeys,
+  checkNoSecretsInEnvironment,
+  checkStreamMappings,
+  functionEnvironments,
+  parseTemplate,
+  physicalNames,
+  type Template,
+  withNames,
+} from './template-checks.js';
+
+const run = promisify(execFile);
+const repo = new URL('../../../', import.meta.url).pathname;
+
+/**
+ * The values the stage's SSM parameters must hold (docs/runbook.md creates
+ * them); the functions read these from CloudFormation dynamic references.
+ */
+const SSM_EXAMPLES: Readonly<Record<string, string>> = {
+  '/goldgate/prod/jwt-issuer': 'https://id.example.com/',
+  '/goldgate/prod/jwt-audience': 'goldgate-api',
+  '/goldgate/prod/jwks-url': 'https://id.example.com/.well-known/jwks.json',
+  '/goldgate/prod/zoho/organization-id': '60012345678',
+  '/goldgate/prod/zoho/dc': 'eu',
+};
+
+/**
+ * Settings serverless.yml sets that no code reads yet, waiting for the
+ * adapters that will (issue 7). A name leaves this list once `src/` reads it.
+ */
+const PENDING_NAMES: ReadonlySet<string> = new Set([
+  'GOLDGATE_S3_BUCKETS',
+  'GOLDGATE_S3_BUCKET',
+  'GOLDGATE_GLUE_DATABASES',
+  'GOLDGATE_MASK_SECRET_PARAM',
+]);
+
+/** Set by the runtime or read by libraries (Powertools), not by goldgate's own code. */
+const LIBRARY_NAMES = /^(NODE_ENV|POWERTOOLS_[A-Z_]+|AWS_[A-Z_]+)$/;
+
+const FUNCTIONS = ['api', 'pipeline', 'zohoPull', 'zohoReconcile', 'ddbStream'] as const;
+
+async function sourceText(dir: string): Promise<string> {
+  let text = '';
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) text += await sourceText(path);
+    else if (entry.name.endsWith('.ts')) text += await readFile(path, 'utf8');
+  }
+  return text;
+}
+
+describe('npm run package -- --stage prod: the CloudFormation template', () => {
+  let work: string;
+  let template: Template;
+  let packageOutput: string;
+
+  beforeAll(async () => {
+    // A copy of the service, so that packaging never touches the working tree's .serverless/.
+    work = await mkdtemp(join(tmpdir(), 'goldgate-package-'));
+    for (const file of ['serverless.yml', 'package.json', 'tsconfig.json'])
+      await cp(join(repo, file), join(work, file));
+    await cp(join(repo, 'src'), join(work, 'src'), { recursive: true });
+    await mkdir(join(work, 'scripts'));
+    await cp(join(repo, 'scripts/package.mjs'), join(work, 'scripts/package.mjs'));
+    await symlink(join(repo, 'node_modules'), join(work, 'node_modules'), 'dir');
+    const { stdout, stderr } = await run(process.execPath, ['scripts/package.mjs', '--stage', 'prod'], {
+      cwd: work,
+      timeout: 280_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    packageOutput = `${stdout}\n${stderr}`;
+    template = parseTemplate(
+      await readFile(join(work, '.serverless/cloudformation-template-update-stack.json'), 'utf8'),
+    );
+  }, 300_000);
+
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('packages one zip per function', async () => {
+    const zips = (await readdir(join(work, '.serverless'))).filter((f) => f.endsWith('.zip')).sort();
+    expect(zips).toEqual(FUNCTIONS.map((f) => `${f}.zip`).sort());
+    expect(packageOutput).toContain('packaged in');
+  });
+
+  it('grants no wildcard action, and no data action on a wildcard resource', () => {
+    expect(checkIdentityPolicies(template)).toEqual([]);
+  });
+
+  it('runs every function as a role of its own', () => {
+    expect(checkFunctionRoles(template)).toEqual([]);
+    const names = Object.values(template.Resources)
+      .filter((r) => r.Type === 'AWS::Lambda::Function')
+      .map((r) => r.Properties?.FunctionName);
+    expect(names.sort()).toEqual(FUNCTIONS.map((f) => `goldgate-prod-${f}`).sort());
+  });
+
+  it('encrypts every bucket with KMS, blocks public access, versions it and refuses plain HTTP', () => {
+    expect(checkBuckets(template, { awsManagedKeyAllowed: ['ServerlessDeploymentBucket'] })).toEqual([]);
+    const buckets = Object.keys(template.Resources).filter(
+      (id) => template.Resources[id]?.Type === 'AWS::S3::Bucket',
+    );
+    expect(buckets).toEqual(
+      expect.arrayContaining([
+        'BronzeBucket',
+        'SilverBucket',
+        'GoldBucket',
+        'QuarantineBucket',
+        'ControlBucket',
+        'AthenaResultsBucket',
+      ]),
+    );
+  });
+
+  it('moves Bronze to Infrequent Access at 30 days and Glacier at 90', () => {
+    expect(
+      checkBronzeLifecycle(template, 'BronzeBucket', { prefix: 'bronze/', iaDays: 30, glacierDays: 90 }),
+    ).toEqual([]);
+  });
+
+  it('rotates its KMS keys and gives each data layer its own', () => {
+    expect(checkKeys(template, ['BronzeBucket', 'SilverBucket', 'GoldBucket'])).toEqual([]);
+  });
+
+  it('maps each stream with partial batch responses, bounded retries, bisect and a KMS-encrypted DLQ', () => {
+    expect(checkStreamMappings(template, { maxRetryAttempts: 10, maxRecordAgeSeconds: 86_400 })).toEqual([]);
+    const mappings = Object.values(template.Resources).filter(
+      (r) => r.Type === 'AWS::Lambda::EventSourceMapping',
+    );
+    expect(mappings).toHaveLength(3);
+  });
+
+  it('enforces an encrypted Athena workgroup with a bytes-scanned cutoff', () => {
+    expect(checkAthenaWorkGroups(template, 100 * 1024 ** 3)).toEqual([]);
+  });
+
+  it('alarms on function errors, stream iterator age and DLQ depth', () => {
+    expect(checkAlarms(template)).toEqual([]);
+  });
+
+  it('puts no secret value in function configuration', () => {
+    expect(checkNoSecretsInEnvironment(template)).toEqual([]);
+  });
+
+  it('runs reconciliation and the puller one at a time', () => {
+    for (const id of ['ZohoReconcileLambdaFunction', 'ZohoPullLambdaFunction']) {
+      expect(template.Resources[id]?.Properties?.ReservedConcurrentExecutions).toBe(1);
+    }
+  });
+
+  it('routes /graphql, /v1/{proxy+} and /health to the api function', () => {
+    const routes = Object.values(template.Resources)
+      .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
+      .map((r) => r.Properties?.RouteKey);
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        'GET /graphql',
+        'POST /graphql',
+        'GET /v1/{proxy+}',
+        'POST /v1/{proxy+}',
+        'GET /health',
+      ]),
+    );
+  });
+
+  it('sets only settings the code reads, with values it parses', async () => {
+    const source = await sourceText(join(repo, 'src'));
+    const names = physicalNames(template);
+    const environments = functionEnvironments(template);
+    expect([...environments.keys()]).toHaveLength(FUNCTIONS.length);
+    const unread = new Set<string>();
+    for (const [fn, variables] of environments) {
+      const env: Record<string, string> = {};
+      for (const [name, value] of Object.entries(variables)) {
+        expect(value, `${fn} ${name}`).toBeDefined();
+        const resolved = withNames(value ?? '', names);
+        const ssm = /^\{\{resolve:ssm:([^}]+)\}\}$/.exec(resolved);
+        const example = ssm?.[1] === undefined ? resolved : SSM_EXAMPLES[ssm[1]];
+        expect(example, `${fn} ${name}: no example for ${resolved}`).toBeDefined();
+        expect(example, `${fn} ${name} still names a resource`).not.toMatch(/\$\{/);
+        env[name] = example ?? '';
+        if (!LIBRARY_NAMES.test(name) && !source.includes(name)) unread.add(name);
+      }
+      const config = loadConfig(env);
+      expect(config.home).toBe('aws');
+      expect(config.production).toBe(true);
+      if (fn === 'DdbStreamLambdaFunction') expect(Object.keys(parseStreamTables(env))).toHaveLength(3);
+      if (fn.startsWith('Zoho')) expect(parseZohoSettings(env).clientId).toHaveProperty('ssmName');
+      if ('GOLDGATE_ATHENA_DATABASE' in env) expect(config.athena.database).toMatch(/^goldgate_prod_/);
+    }
+    expect([...unread].sort()).toEqual([...PENDING_NAMES].filter((n) => !source.includes(n)).sort());
+  });
+
+  it('bundles load with no node_modules in reach: DuckDB and the other embedded-only packages stay out', async () => {
+    const built = join(work, '.esbuild/.build/src/handlers');
+    const bundles = (await readdir(built)).filter((f) => f.endsWith('.js'));
+    expect(bundles).toHaveLength(FUNCTIONS.length);
+    const alone = await mkdtemp(join(tmpdir(), 'goldgate-bundle-'));
+    try {
+      for (const bundle of bundles) {
+        const path = join(alone, bundle);
+        await writeFile(path, await readFile(join(built, bundle)));
+        const probe = `
+          const m = require(${JSON.stringify(path)});
+          let duckdb = 'absent';
+          try { require.resolve('@duckdb/node-api', { paths: [${JSON.stringify(alone)}] }); duckdb = 'resolvable'; } catch {}
+          process.stdout.write(JSON.stringify({ handler: typeof m.handler, duckdb }));`;
+        const { stdout } = await run(process.execPath, ['-e', probe], {
+          cwd: alone,
+          env: { PATH: process.env.PATH },
+        });
+        expect(JSON.parse(stdout), bundle).toEqual({ handler: 'function', duckdb: 'absent' });
+      }
+    } finally {
+      await rm(alone, { recursive: true, force: true });
+    }
+  });
+});
