@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { createHttpServer } from '../api/http.js';
 import { prepareIde } from '../api/ide/setup.js';
 import { ensureDevKeys } from '../auth/dev-keys.js';
+import { definedRoles } from '../auth/policy/index.js';
 import { signDevToken } from '../auth/token.js';
 import { findMart } from '../catalog/index.js';
 import { type Config, loadConfig } from '../config/index.js';
@@ -15,6 +16,7 @@ import { createObjectStore, createQueryEngine } from '../runtime/stores.js';
 import { runPipeline } from '../transform/pipeline.js';
 import { buildDemoLake } from './demo.js';
 import { ingestCommand } from './ingest.js';
+import { lineageCommand, OpsUsageError, runsCommand, slaCommand } from './ops.js';
 import { progress } from './progress.js';
 import { quarantineCommand } from './quarantine.js';
 
@@ -25,8 +27,8 @@ Usage:
   goldgate demo [--customers N] [--seed S] [--reset]
                                          generate a demo company, land it in Bronze, run the pipeline
   goldgate serve                         serve the API on GOLDGATE_HOST:GOLDGATE_PORT (127.0.0.1:4000)
-  goldgate token --role ROLE [--role ROLE...] [--sub NAME] [--regions EU,NA] [--customer-ids A,B] [--ttl SECONDS]
-                                         print a JWT signed with the local dev key
+  goldgate token --role ROLE [--role ROLE...] [--subject NAME] [--regions EU,NA] [--customer-ids A,B] [--ttl SECONDS]
+                                         print a JWT signed with the local dev key, for roles the policy defines
   goldgate pipeline run                  Bronze -> Silver -> Gold, publish
   goldgate ingest zoho [--entity E]... [--full]
                                          pull Zoho Books into Bronze incrementally (ZOHO_* settings)
@@ -37,6 +39,10 @@ Usage:
   goldgate publish list <mart>           list complete runs and the one served
   goldgate publish rollback <mart> <run_id>
                                          serve an earlier complete run of a mart
+  goldgate runs [--limit N] [--json]     the last pipeline runs: steps, rows, durations, checks, quarantine
+  goldgate lineage <mart> [run_id] [--summary] [--json]
+                                         what a Gold run (default: the served one) was built from, down to Bronze
+  goldgate sla [--json]                  freshness and SLA state of every mart (exits 1 if one is breached)
 Settings come from GOLDGATE_* environment variables (see README).`;
 
 class UsageError extends Error {}
@@ -65,6 +71,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       return ingestCommand(config, rest);
     case 'quarantine':
       return quarantineCommand(config, rest);
+    case 'runs':
+      return runsCommand(config, rest);
+    case 'lineage':
+      return lineageCommand(config, rest);
+    case 'sla':
+      return slaCommand(config, rest);
     case undefined:
     case 'help':
     case '--help':
@@ -191,14 +203,22 @@ async function token(config: Config, args: readonly string[]): Promise<number> {
     args: [...args],
     options: {
       role: { type: 'string', multiple: true },
+      subject: { type: 'string' },
       sub: { type: 'string' },
       regions: { type: 'string' },
       'customer-ids': { type: 'string' },
       ttl: { type: 'string' },
     },
   });
-  const roles = values.role ?? [];
+  const roles = (values.role ?? []).flatMap((r) => r.split(',').map((s) => s.trim())).filter(Boolean);
   if (roles.length === 0) throw new UsageError('token needs at least one --role');
+  const policy = await definedRoles(config);
+  const known = new Map(policy.roles.map((r) => [r.name, r]));
+  const unknown = roles.filter((r) => !known.has(r));
+  if (unknown.length > 0)
+    throw new UsageError(
+      `${unknown.map((r) => `"${r}"`).join(', ')} ${unknown.length > 1 ? 'are roles' : 'is a role'} the policy (${policy.origin}) does not define; defined: ${[...known.keys()].join(', ')}`,
+    );
   const ttl = values.ttl === undefined ? 8 * 3600 : Number(values.ttl);
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > 7 * 86_400)
     throw new UsageError('--ttl takes 1 to 604800 seconds');
@@ -212,10 +232,18 @@ async function token(config: Config, args: readonly string[]): Promise<number> {
   const customerIds = list(values['customer-ids']);
   if (regions) scopes.regions = regions;
   if (customerIds) scopes.customer_ids = customerIds;
+  for (const role of roles) {
+    for (const claim of known.get(role)?.claims ?? []) {
+      if (!scopes[claim])
+        process.stderr.write(
+          `goldgate: note: role ${role} reads rows by the ${claim} claim; without --${claim.replaceAll('_', '-')} its row rules match nothing\n`,
+        );
+    }
+  }
   const key = await ensureDevKeys(config.stateDir);
   const jwt = await signDevToken(
     key,
-    { subject: values.sub ?? `local-${roles[0]}`, roles, scopes, expiresInS: ttl },
+    { subject: values.subject ?? values.sub ?? `local-${roles[0]}`, roles, scopes, expiresInS: ttl },
     config.auth,
   );
   process.stdout.write(`${jwt}\n`);
@@ -266,6 +294,7 @@ export async function run(argv: readonly string[]): Promise<void> {
   } catch (error) {
     if (
       error instanceof UsageError ||
+      error instanceof OpsUsageError ||
       (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
     ) {
       process.stderr.write(`goldgate: ${(error as Error).message}\n\n${USAGE}\n`);

@@ -32,7 +32,7 @@ export interface CompiledPolicy extends AccessPolicy {
   readonly digest: string;
   /** The roles the document defines, sorted. */
   readonly roles: readonly string[];
-  /** The claims a role's row rules read (a role reading none sees rows regardless of claims). */
+  /** The claims a role's row rules need: without one of them, the rules it is in match no row. */
   claimsOf(role: string): readonly string[];
   /** Every mart's access for a caller (marts without a grant are absent), from the cache. */
   accessAll(principal: Principal): ReadonlyMap<string, MartAccess>;
@@ -179,7 +179,8 @@ function resolveDocument(
     for (const [martKey, grant] of Object.entries(def.marts)) {
       const path: Path = ['roles', role, 'marts', martKey];
       checkGrantShape(grant, path, knownTags, claims, problems);
-      for (const group of ruleGroups(grant)) for (const rule of group) if (rule.claim) roleClaims.add(rule.claim);
+      for (const group of ruleGroups(grant))
+        for (const rule of group) if (rule.claim && rule.absent !== 'all') roleClaims.add(rule.claim);
       if (martKey === '*') {
         checkWildcardColumns(grant, marts, path, problems);
         continue;
