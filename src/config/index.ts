@@ -1,5 +1,11 @@
 import * as path from 'node:path';
 import { z } from 'zod';
+import {
+  bucketNameSchema,
+  keyPrefixSchema,
+  type LakeLayer,
+  layerBucketsSchema,
+} from '../adapters/object-store/s3-layout.js';
 import { ConfigError } from './errors.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
@@ -55,6 +61,19 @@ const envSchema = z.object({
   GOLDGATE_ATHENA_RETRY_MAX_MS: positiveInt.default(5_000),
   // Result reuse for reads of immutable Gold runs, in minutes (Athena allows up to 7 days); 0 turns it off.
   GOLDGATE_ATHENA_RESULT_REUSE_MAX_AGE_MIN: z.coerce.number().int().min(0).max(10_080).default(60),
+  // S3 object store (GOLDGATE_HOME=aws): the default bucket, and optionally a bucket per layer (`bronze=b1,gold=b2`).
+  GOLDGATE_S3_BUCKET: bucketNameSchema.optional(),
+  GOLDGATE_S3_BUCKETS: layerBucketsSchema.optional(),
+  GOLDGATE_S3_PREFIX: keyPrefixSchema.default(''),
+  GOLDGATE_S3_REGION: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/)
+    .optional(),
+  GOLDGATE_S3_ENDPOINT: z.url().optional(),
+  GOLDGATE_S3_FORCE_PATH_STYLE: z.stringbool().default(false),
+  // WHEN_REQUIRED for S3 servers that refuse aws-chunked uploads (Ceph RGW 16); AWS takes either.
+  GOLDGATE_S3_CHECKSUMS: z.enum(['WHEN_SUPPORTED', 'WHEN_REQUIRED']).default('WHEN_SUPPORTED'),
+  GOLDGATE_S3_MAX_ATTEMPTS: positiveInt.max(20).default(5),
   GOLDGATE_MAX_PAGE_SIZE: positiveInt.default(500),
   // Admission control: engine statements at once (on Athena, this instance's share of the account quota).
   GOLDGATE_ENGINE_MAX_CONCURRENT: positiveInt.default(8),
@@ -151,6 +170,17 @@ export interface Config {
     /** Secret of `hash` masking; on the embedded home one is generated into the state dir when unset. */
     readonly maskSecret: string | undefined;
   };
+  /** The aws home's object store; `bucket` is required there. Credentials come from the SDK's chain. */
+  readonly s3: {
+    readonly bucket: string | undefined;
+    readonly layerBuckets: Partial<Record<LakeLayer, string>>;
+    readonly prefix: string;
+    readonly region: string | undefined;
+    readonly endpoint: string | undefined;
+    readonly forcePathStyle: boolean;
+    readonly checksums: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
+    readonly maxAttempts: number;
+  };
   readonly demo: { readonly seed: number; readonly customers: number };
 }
 
@@ -223,6 +253,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         endpoint: e.GOLDGATE_LF_ENDPOINT,
       },
       maskSecret: e.GOLDGATE_MASK_SECRET,
+    },
+    s3: {
+      bucket: e.GOLDGATE_S3_BUCKET,
+      layerBuckets: e.GOLDGATE_S3_BUCKETS ?? {},
+      prefix: e.GOLDGATE_S3_PREFIX,
+      region: e.GOLDGATE_S3_REGION,
+      endpoint: e.GOLDGATE_S3_ENDPOINT,
+      forcePathStyle: e.GOLDGATE_S3_FORCE_PATH_STYLE,
+      checksums: e.GOLDGATE_S3_CHECKSUMS,
+      maxAttempts: e.GOLDGATE_S3_MAX_ATTEMPTS,
     },
     demo: { seed: e.GOLDGATE_DEMO_SEED, customers: e.GOLDGATE_DEMO_CUSTOMERS },
   };

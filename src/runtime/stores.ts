@@ -1,5 +1,6 @@
 import { LocalObjectStore } from '../adapters/object-store/local.js';
 import type { ObjectStore } from '../adapters/object-store/port.js';
+import { createS3ObjectStore } from '../adapters/object-store/s3.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
 import { ConfigError } from '../config/errors.js';
 import { type Config, loadConfig } from '../config/index.js';
@@ -10,9 +11,24 @@ import { type Config, loadConfig } from '../config/index.js';
  */
 export function createObjectStore(config: Config): ObjectStore {
   if (config.home === 'embedded') return new LocalObjectStore(config.lakeDir);
-  throw new ConfigError([
-    'GOLDGATE_HOME: the aws home needs the S3 adapter, which this build does not include yet',
-  ]);
+  // The S3 adapter loads the AWS SDK on its first request, so importing it here costs the embedded home nothing.
+  const s3 = config.s3;
+  if (!s3.bucket) {
+    throw new ConfigError([
+      'GOLDGATE_S3_BUCKET: required when GOLDGATE_HOME is aws (the bucket of _locks, _checkpoints, _runs and of layers without one in GOLDGATE_S3_BUCKETS)',
+    ]);
+  }
+  return createS3ObjectStore({
+    layout: { bucket: s3.bucket, prefix: s3.prefix, layerBuckets: s3.layerBuckets },
+    client: {
+      region: s3.region,
+      endpoint: s3.endpoint,
+      forcePathStyle: s3.forcePathStyle,
+      requestChecksumCalculation: s3.checksums,
+      responseChecksumValidation: s3.checksums,
+      maxAttempts: s3.maxAttempts,
+    },
+  });
 }
 
 /** The query engine of the configured home, reading the lake of `store`. */
