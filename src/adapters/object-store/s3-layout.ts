@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidKeyError } from './errors.js';
+import { InvalidKeyError, ObjectStoreError } from './errors.js';
 import { isValidKey } from './port.js';
 
 /**
@@ -82,7 +82,9 @@ export class S3Router {
   private readonly layerBuckets: ReadonlyMap<string, string>;
 
   constructor(layout: S3Layout) {
-    const parsed = layoutSchema.parse(layout);
+    const result = layoutSchema.safeParse(layout);
+    if (!result.success) throw new ObjectStoreError('invalid S3 layout', { cause: result.error });
+    const parsed = result.data;
     this.bucket = parsed.bucket;
     this.prefix = parsed.prefix;
     this.layerBuckets = new Map(Object.entries(parsed.layerBuckets).filter(([, b]) => b !== undefined));

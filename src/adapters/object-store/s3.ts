@@ -1,16 +1,6 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { ListObjectsV2CommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { GoldgateError } from '../../errors.js';
 import {
   InvalidKeyError,
@@ -71,20 +61,32 @@ const DEFAULT_PART = 8 * 1024 * 1024;
 // AWS answers a conditional write racing another one with 409 and asks for a retry; the SDK does not retry 409.
 const CONFLICT_RETRIES = 5;
 
-const clients = new Map<string, S3Client>();
+// The SDK is loaded on first use, not on import: the embedded home never pays for it (0.3-1 s on 2 cores).
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+let s3Sdk: Promise<S3Sdk> | undefined;
+const loadS3Sdk = (): Promise<S3Sdk> => {
+  s3Sdk ??= import('@aws-sdk/client-s3');
+  return s3Sdk;
+};
+
+const clients = new Map<string, Promise<S3Client>>();
 
 /**
  * The S3 client of this container for `settings`: built once and reused, so a
  * Lambda container keeps one connection pool across invocations.
  */
-export function containerS3Client(settings: S3ClientSettings): S3Client {
+export function containerS3Client(settings: S3ClientSettings): Promise<S3Client> {
   const id = JSON.stringify(settings);
   let client = clients.get(id);
   if (!client) {
-    client = new S3Client(clientConfig(settings));
+    client = loadS3Sdk().then((sdk) => new sdk.S3Client(clientConfig(settings)));
     clients.set(id, client);
   }
   return client;
+}
+
+function isS3Client(value: S3Client | S3ClientSettings): value is S3Client {
+  return typeof (value as { send?: unknown }).send === 'function';
 }
 
 function clientConfig(settings: S3ClientSettings): S3ClientConfig {
@@ -121,14 +123,16 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
  */
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3';
-  readonly client: S3Client;
+  private readonly client: Promise<S3Client>;
   private readonly router: S3Router;
   private readonly partSize: number;
   private readonly queueSize: number;
   private readonly pageSize: number;
 
   constructor(options: S3ObjectStoreOptions) {
-    this.client = options.client instanceof S3Client ? options.client : containerS3Client(options.client);
+    this.client = isS3Client(options.client)
+      ? Promise.resolve(options.client)
+      : containerS3Client(options.client);
     this.router = new S3Router(options.layout);
     this.partSize = Math.max(MIN_PART, options.partSizeBytes ?? DEFAULT_PART);
     this.queueSize = Math.max(1, options.uploadQueueSize ?? 2);
@@ -157,7 +161,8 @@ export class S3ObjectStore implements ObjectStore {
   async getIfExists(key: string): Promise<Uint8Array | undefined> {
     const at = this.router.locate(key);
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: at.bucket, Key: at.s3Key }));
+      const { s3, client } = await this.sdk();
+      const out = await client.send(new s3.GetObjectCommand({ Bucket: at.bucket, Key: at.s3Key }));
       if (!out.Body) return new Uint8Array();
       return await out.Body.transformToByteArray();
     } catch (error) {
@@ -170,7 +175,8 @@ export class S3ObjectStore implements ObjectStore {
   async getStream(key: string): Promise<Readable> {
     const at = this.router.locate(key);
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: at.bucket, Key: at.s3Key }));
+      const { s3, client } = await this.sdk();
+      const out = await client.send(new s3.GetObjectCommand({ Bucket: at.bucket, Key: at.s3Key }));
       if (out.Body instanceof Readable) return out.Body;
       if (out.Body === undefined) return Readable.from([]);
       throw new ObjectStoreError('read failed: the S3 client returned no Node stream');
@@ -182,7 +188,8 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     const at = this.router.locate(key);
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: at.bucket, Key: at.s3Key }));
+      const { s3, client } = await this.sdk();
+      const out = await client.send(new s3.HeadObjectCommand({ Bucket: at.bucket, Key: at.s3Key }));
       return { key, size: out.ContentLength ?? 0, lastModified: out.LastModified ?? new Date(0) };
     } catch (error) {
       // A HEAD answer has no body, so a missing bucket also reads as 404 here; every other call tells.
@@ -195,7 +202,8 @@ export class S3ObjectStore implements ObjectStore {
   async put(key: string, body: Uint8Array | string): Promise<void> {
     const at = this.router.locate(key);
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: at.bucket, Key: at.s3Key, Body: body }));
+      const { s3, client } = await this.sdk();
+      await client.send(new s3.PutObjectCommand({ Bucket: at.bucket, Key: at.s3Key, Body: body }));
     } catch (error) {
       throw toStoreError(error, 'put', key, at);
     }
@@ -203,15 +211,16 @@ export class S3ObjectStore implements ObjectStore {
 
   async putStream(key: string, body: Readable): Promise<void> {
     const at = this.router.locate(key);
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: at.bucket, Key: at.s3Key, Body: body },
-      partSize: this.partSize,
-      queueSize: this.queueSize,
-      // Abort on failure: no parts left behind to pay for, and no partial object was ever visible.
-      leavePartsOnError: false,
-    });
     try {
+      const [{ Upload }, client] = await Promise.all([import('@aws-sdk/lib-storage'), this.client]);
+      const upload = new Upload({
+        client,
+        params: { Bucket: at.bucket, Key: at.s3Key, Body: body },
+        partSize: this.partSize,
+        queueSize: this.queueSize,
+        // Abort on failure: no parts left behind to pay for, and no partial object was ever visible.
+        leavePartsOnError: false,
+      });
       await upload.done();
     } catch (error) {
       throw toStoreError(error, 'put', key, at);
@@ -228,8 +237,9 @@ export class S3ObjectStore implements ObjectStore {
     const at = this.router.locate(key);
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.client.send(
-          new PutObjectCommand({ Bucket: at.bucket, Key: at.s3Key, Body: body, IfNoneMatch: '*' }),
+        const { s3, client } = await this.sdk();
+        await client.send(
+          new s3.PutObjectCommand({ Bucket: at.bucket, Key: at.s3Key, Body: body, IfNoneMatch: '*' }),
         );
         return true;
       } catch (error) {
@@ -266,7 +276,8 @@ export class S3ObjectStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     const at = this.router.locate(key);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: at.bucket, Key: at.s3Key }));
+      const { s3, client } = await this.sdk();
+      await client.send(new s3.DeleteObjectCommand({ Bucket: at.bucket, Key: at.s3Key }));
     } catch (error) {
       const mapped = toStoreError(error, 'delete', key, at);
       if (mapped instanceof ObjectNotFoundError) return;
@@ -279,8 +290,9 @@ export class S3ObjectStore implements ObjectStore {
     do {
       let page: ListObjectsV2CommandOutput;
       try {
-        page = await this.client.send(
-          new ListObjectsV2Command({
+        const { s3, client } = await this.sdk();
+        page = await client.send(
+          new s3.ListObjectsV2Command({
             Bucket: bucket,
             Prefix: `${this.router.prefix}${prefix}`,
             ContinuationToken: token,
@@ -298,6 +310,12 @@ export class S3ObjectStore implements ObjectStore {
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  /** The SDK's command classes and this store's client, both loaded on first use. */
+  private async sdk(): Promise<{ readonly s3: S3Sdk; readonly client: S3Client }> {
+    const [s3, client] = await Promise.all([loadS3Sdk(), this.client]);
+    return { s3, client };
   }
 
   private async holds(key: string, body: Uint8Array | string): Promise<boolean> {
