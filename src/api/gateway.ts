@@ -18,6 +18,7 @@ import { buildResolvers, type GatewayContext } from '../resolvers/index.js';
 import { buildTypeDefs } from '../schema/sdl.js';
 import { AnswerCache, type CachedAnswer } from './cache.js';
 import { HTTP_STATUS, PUBLIC_CODES, unauthenticated } from './errors.js';
+import { isArmorRejection, QUERY_TOO_COMPLEX, rowBudgetPlugin } from './guards.js';
 import { createIdeRoutes, type IdeOptions } from './static.js';
 
 export interface GatewayOptions {
@@ -35,7 +36,7 @@ export interface GatewayOptions {
   /** Answer cache size in bytes; 0 turns it off. */
   readonly cacheBytes: number;
   /** GraphQL guards: depth, aliases, tokens, cost. */
-  readonly guards: { maxDepth: number; maxAliases: number; maxTokens: number; maxCost: number };
+  readonly guards: { maxDepth: number; maxAliases: number; maxTokens: number; maxRows: number };
   /** Applies masks to rows (from the policy source's secret). */
   readonly mask?: RowMasker;
   /** Production mode: no introspection. */
@@ -100,13 +101,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     mask: options.mask,
   });
   const log = options.logger;
-  const tooComplex = (what: string) => `${TOO_COMPLEX} (${what})`;
   const armor = new ApolloArmor({
-    maxDepth: { n: options.guards.maxDepth, errorMessage: tooComplex('depth') },
-    maxAliases: { n: options.guards.maxAliases, errorMessage: tooComplex('aliases') },
-    maxTokens: { n: options.guards.maxTokens, errorMessage: tooComplex('tokens') },
-    costLimit: { maxCost: options.guards.maxCost, errorMessage: tooComplex('cost') },
-    maxDirectives: { n: 20, errorMessage: tooComplex('directives') },
+    maxDepth: { n: options.guards.maxDepth },
+    maxAliases: { n: options.guards.maxAliases },
+    maxTokens: { n: options.guards.maxTokens },
+    // Cost is the rows an operation may ask for (rowBudgetPlugin): armor's cost ignores `first`.
+    costLimit: { enabled: false },
+    maxDirectives: { n: 20 },
     // Field suggestions would list hidden fields' names ("did you mean email?").
     blockFieldSuggestion: { enabled: true },
   }).protect();
@@ -125,6 +126,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     plugins: [
       // graphql-armor is typed against Apollo's CJS build; the plugin objects are the same at run time.
       ...(armor.plugins as unknown as ApolloServerPlugin<GatewayContext>[]),
+      rowBudgetPlugin<GatewayContext>(options.guards.maxRows),
       ApolloServerPluginLandingPageDisabled(),
       statusPlugin(),
     ],
@@ -232,9 +234,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
 }
 
-/** Prefix of every guard rejection (mapped to QUERY_TOO_COMPLEX). */
-const TOO_COMPLEX = 'Query too complex';
-
 /** The one 401 answer, the same on every path and transport. */
 const UNAUTHORIZED: GatewayResponse = {
   status: 401,
@@ -264,8 +263,11 @@ function formatError(formatted: GraphQLFormattedError, error: unknown, log: Logg
   if (formatted.extensions?.code === 'UNAUTHENTICATED') {
     return { message: 'Unauthorized', extensions: { code: 'UNAUTHENTICATED' } };
   }
-  if (formatted.message.startsWith(TOO_COMPLEX)) {
-    return { message: formatted.message, extensions: { code: 'QUERY_TOO_COMPLEX' } };
+  if (formatted.extensions?.code === QUERY_TOO_COMPLEX || isArmorRejection(formatted.message)) {
+    return {
+      message: formatted.message.replace(/^Syntax Error: /, ''),
+      extensions: { code: QUERY_TOO_COMPLEX },
+    };
   }
   if (isGoldgateError(original)) {
     const code = PUBLIC_CODES[original.code];

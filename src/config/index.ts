@@ -89,7 +89,8 @@ const envSchema = z.object({
   GOLDGATE_GRAPHQL_MAX_DEPTH: positiveInt.default(8),
   GOLDGATE_GRAPHQL_MAX_ALIASES: positiveInt.default(15),
   GOLDGATE_GRAPHQL_MAX_TOKENS: positiveInt.default(2_000),
-  GOLDGATE_GRAPHQL_MAX_COST: positiveInt.default(5_000),
+  // Rows one GraphQL operation may ask for: the product of nested `first` values, summed.
+  GOLDGATE_GRAPHQL_MAX_ROWS: positiveInt.default(100_000),
   // Policy: a YAML file (embedded default) or Lake Formation through a mapping file (docs/access.md).
   GOLDGATE_POLICY_SOURCE: z.enum(['file', 'lakeformation']).default('file'),
   GOLDGATE_POLICY_FILE: z.string().min(1).default('policies/demo.yaml'),
@@ -140,7 +141,7 @@ export interface Config {
       readonly maxDepth: number;
       readonly maxAliases: number;
       readonly maxTokens: number;
-      readonly maxCost: number;
+      readonly maxRows: number;
     };
   };
   readonly pipeline: { readonly lockTtlMs: number };
@@ -226,7 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxDepth: e.GOLDGATE_GRAPHQL_MAX_DEPTH,
         maxAliases: e.GOLDGATE_GRAPHQL_MAX_ALIASES,
         maxTokens: e.GOLDGATE_GRAPHQL_MAX_TOKENS,
-        maxCost: e.GOLDGATE_GRAPHQL_MAX_COST,
+        maxRows: e.GOLDGATE_GRAPHQL_MAX_ROWS,
       },
     },
     pipeline: { lockTtlMs: e.GOLDGATE_LOCK_TTL_S * 1000 },

@@ -218,7 +218,13 @@ export function encodeCursor(values: readonly unknown[]): string {
 
 /** The cursor of a row under a sort. */
 export function cursorOf(terms: readonly ResolvedTerm[], row: Readonly<Record<string, unknown>>): string {
-  return encodeCursor(terms.map((t) => row[t.def.name] ?? null));
+  return encodeCursor(
+    terms.map((t) => {
+      const v = row[t.def.name] ?? null;
+      // Engines hand 64-bit integers over as text; the cursor carries them as the API types them.
+      return v !== null && (t.def.apiType === 'Int' || t.def.apiType === 'Float') ? Number(v) : v;
+    }),
+  );
 }
 
 function decodeCursor(terms: readonly ResolvedTerm[], cursor: string): unknown[] {

@@ -140,7 +140,7 @@ function relationResolver(relation: RelationDef): Resolver {
     const value = (parent as ApiObject)[ROW]?.[parentColumn];
     if (value === null || value === undefined) return relation.cardinality === 'many' ? [] : null;
     const columns = columnsFor(target, selectedFields(info, []));
-    const first = relation.cardinality === 'many' ? intArg(args.first, 100) : 1;
+    const first = relation.cardinality === 'many' ? intArg(args.first, 20) : 1;
     const filter = toColumnFilter(target, args.filter);
     const orderBy = toOrder(target, args.orderBy);
     const id = JSON.stringify([

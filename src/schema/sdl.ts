@@ -75,7 +75,7 @@ function martTypes(mart: MartDef, used: Set<ApiType>): string[] {
     const tt = target.api.typeName;
     fields.push(
       r.cardinality === 'many'
-        ? `  ${block(`${r.description} Loaded for all parents in one query; at most \`first\` per parent.`)}\n  ${r.field}(${listArgs(tt, 100)}): [${tt}!]!`
+        ? `  ${block(`${r.description} Loaded for all parents in one query; at most \`first\` per parent.`)}\n  ${r.field}(${listArgs(tt, 20)}): [${tt}!]!`
         : `  ${block(r.description)}\n  ${r.field}: ${tt}`,
     );
   }
