@@ -131,9 +131,9 @@ export function compilePolicy(
       return resolved.claimsByRole.get(role) ?? [];
     },
     accessFor(principal, mart) {
-      const access = compiledFor(principal).marts.get(mart.name);
-      // A MartDef the policy was not compiled for (another catalog) is not granted.
-      return access && martByName.get(mart.name) === access.mart ? access : undefined;
+      // A MartDef the policy was not compiled for (another catalog, a copy) is not granted.
+      if (martByName.get(mart.name) !== mart) return undefined;
+      return compiledFor(principal).marts.get(mart.name);
     },
     fingerprint(principal) {
       return compiledFor(principal).fingerprint;
