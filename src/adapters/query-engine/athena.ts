@@ -4,12 +4,12 @@ import {
   AthenaClient,
   type AthenaClientConfig,
   type ColumnInfo,
-  type GetQueryResultsOutput,
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
+  type GetQueryResultsOutput,
   type QueryExecution,
-  type StartQueryExecutionInput,
   StartQueryExecutionCommand,
+  type StartQueryExecutionInput,
   StopQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
 import { MARTS } from '../../catalog/index.js';
@@ -212,7 +212,11 @@ export class AthenaQueryEngine implements QueryEngine {
     guard.throwIfStopped();
     const statement = athenaStatement(request.sql);
     const maxAge = this.options.resultReuseMaxAgeMinutes ?? 0;
-    const reuse = maxAge > 0 && readsOnlyGoldRuns(statement.text, this.options.database);
+    // Athena documents its reuse match as the query text, database, catalog and result settings, and
+    // says nothing of ExecutionParameters: a statement with any might be answered with the rows of
+    // other values (another caller's row scope), so only parameter-free Gold reads ask for reuse.
+    const reuse =
+      maxAge > 0 && statement.params.length === 0 && readsOnlyGoldRuns(statement.text, this.options.database);
     const input: StartQueryExecutionInput = {
       QueryString: statement.text,
       // One token per statement, kept across retries: Athena answers a repeat with the same id.
@@ -227,7 +231,11 @@ export class AthenaQueryEngine implements QueryEngine {
         : {}),
       ...(statement.params.length > 0 ? { ExecutionParameters: statement.params.map(trinoLiteral) } : {}),
       ...(reuse
-        ? { ResultReuseConfiguration: { ResultReuseByAgeConfiguration: { Enabled: true, MaxAgeInMinutes: maxAge } } }
+        ? {
+            ResultReuseConfiguration: {
+              ResultReuseByAgeConfiguration: { Enabled: true, MaxAgeInMinutes: maxAge },
+            },
+          }
         : {}),
     };
     // The start itself is not cut short: once Athena has the statement, its id is needed to stop it.
@@ -237,7 +245,8 @@ export class AthenaQueryEngine implements QueryEngine {
       false,
     );
     const id = started.QueryExecutionId;
-    if (!id) throw new QueryFailedError(label, { reason: 'StartQueryExecution returned no QueryExecutionId' });
+    if (!id)
+      throw new QueryFailedError(label, { reason: 'StartQueryExecution returned no QueryExecutionId' });
     this.running.add(id);
     const began = Date.now();
     try {
@@ -281,7 +290,8 @@ export class AthenaQueryEngine implements QueryEngine {
     const cap = this.options.poll?.maxMs ?? DEFAULTS.pollMaxMs;
     for (;;) {
       const out = await this.call(
-        (signal) => this.client.send(new GetQueryExecutionCommand({ QueryExecutionId: id }), { abortSignal: signal }),
+        (signal) =>
+          this.client.send(new GetQueryExecutionCommand({ QueryExecutionId: id }), { abortSignal: signal }),
         guard,
         true,
       );
@@ -311,16 +321,19 @@ export class AthenaQueryEngine implements QueryEngine {
 
   /** Best effort: a statement left running costs money, but a failed stop must not hide the caller's error. */
   private async stop(id: string): Promise<void> {
-    const limit = AbortSignal.timeout(this.options.stopTimeoutMs ?? DEFAULTS.stopTimeoutMs);
+    const guard = new StopGuard({ timeoutMs: this.options.stopTimeoutMs ?? DEFAULTS.stopTimeoutMs });
     try {
       await this.call(
-        (signal) => this.client.send(new StopQueryExecutionCommand({ QueryExecutionId: id }), { abortSignal: signal }),
-        StopGuard.fromSignal(limit),
+        (signal) =>
+          this.client.send(new StopQueryExecutionCommand({ QueryExecutionId: id }), { abortSignal: signal }),
+        guard,
         true,
       );
       logger.info('athena query stopped', { query_id: id });
     } catch (error) {
       logger.warn('athena query could not be stopped', { query_id: id, error: errorDetails(error) });
+    } finally {
+      guard.dispose();
     }
   }
 
@@ -365,14 +378,10 @@ class StopGuard {
   private readonly onAbort = (): void => this.stop('abort');
 
   constructor(private readonly request: Pick<QueryRequest, 'signal' | 'timeoutMs'>) {
-    if (request.timeoutMs !== undefined) this.timer = setTimeout(() => this.stop('timeout'), request.timeoutMs);
+    if (request.timeoutMs !== undefined)
+      this.timer = setTimeout(() => this.stop('timeout'), request.timeoutMs);
     if (request.signal?.aborted) this.stop('abort');
     else request.signal?.addEventListener('abort', this.onAbort, { once: true });
-  }
-
-  /** A guard for internal calls (StopQueryExecution) bounded by their own signal. */
-  static fromSignal(signal: AbortSignal): StopGuard {
-    return new StopGuard({ signal });
   }
 
   get signal(): AbortSignal {

@@ -38,13 +38,28 @@ export interface GoldRunTable {
 export function parseRunTable(database: string, table: string): GoldRunTable | undefined {
   const m = RUN_TABLE.exec(table);
   if (!m) return undefined;
-  const [, mart, version, day, time, suffix] = m as unknown as [string, string, string, string, string, string];
+  const [, mart, version, day, time, suffix] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   const runId = assertRunId(`${day}T${time}Z-${suffix}`);
   const schemaVersion = Number(version);
-  return { database, table, mart, schemaVersion, runId, prefix: runPrefix(goldDataset(mart, schemaVersion), runId) };
+  return {
+    database,
+    table,
+    mart,
+    schemaVersion,
+    runId,
+    prefix: runPrefix(goldDataset(mart, schemaVersion), runId),
+  };
 }
 
-const QUALIFIED = /"([a-z_][a-z0-9_]*)"\s*\.\s*"([a-z_][a-z0-9_]*)"|\b([a-z_][a-z0-9_]*)\s*\.\s*([a-z_][a-z0-9_]*)\b/gi;
+const QUALIFIED =
+  /"([a-z_][a-z0-9_]*)"\s*\.\s*"([a-z_][a-z0-9_]*)"|\b([a-z_][a-z0-9_]*)\s*\.\s*([a-z_][a-z0-9_]*)\b/gi;
 const QUOTED_TEXT = /'(?:[^']|'')*'|--[^\n]*|\/\*[\s\S]*?\*\//g;
 
 /** Result of preparing a statement's tables. */

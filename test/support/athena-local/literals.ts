@@ -22,7 +22,9 @@ export function parseParameter(text: string): SqlValue | undefined {
   if (str) return (str[1] as string).replaceAll("''", "'");
   if (INTEGER.test(trimmed)) {
     const big = BigInt(trimmed);
-    return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+    return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(big)
+      : big;
   }
   if (DOUBLE.test(trimmed)) return Number(trimmed);
   const upper = trimmed.toUpperCase();

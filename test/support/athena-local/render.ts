@@ -129,7 +129,9 @@ export function renderCell(cell: Cell, sqlType: string): string | undefined {
       return Array.isArray(cell)
         ? `{${cell
             .map((e) =>
-              e && typeof e === 'object' && !Array.isArray(e) ? `${nested(e.key ?? null)}=${nested(e.value ?? null)}` : '',
+              e && typeof e === 'object' && !Array.isArray(e)
+                ? `${nested(e.key ?? null)}=${nested(e.value ?? null)}`
+                : '',
             )
             .join(', ')}}`
         : nested(cell);

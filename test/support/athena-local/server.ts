@@ -38,7 +38,8 @@ import {
  *   ClientRequestToken idempotency (same token and request -> same id;
  *   changed request -> InvalidRequestException), ExecutionParameters read as
  *   literals and bound to DuckDB as parameters, `?` accepted only in WHERE
- *   clauses (as Athena documents), result reuse by age, and an optional
+ *   clauses (as Athena documents), result reuse by age (matched on the query
+ *   text, context, workgroup and output, not the parameters), and an optional
  *   concurrent-query limit answered with TooManyRequestsException
  *   (CONCURRENT_QUERY_LIMIT_EXCEEDED).
  * - GetQueryExecution: the state moves at most one step per poll, so a client
@@ -220,7 +221,8 @@ export class LocalAthena {
     let body: Record<string, unknown> = {};
     try {
       const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+        body = parsed as Record<string, unknown>;
     } catch {
       return this.answerError(res, op, body, {
         status: 400,
@@ -317,14 +319,19 @@ export class LocalAthena {
         ),
       );
     }
-    const active = [...this.executions.values()].filter((e) => e.actual === 'QUEUED' || e.actual === 'RUNNING');
+    const active = [...this.executions.values()].filter(
+      (e) => e.actual === 'QUEUED' || e.actual === 'RUNNING',
+    );
     if (active.length >= this.concurrencyLimit) throw new WireFault(tooManyRequests());
     const id = randomUUID();
+    // Athena documents its reuse match as the query text, database and catalog, workgroup and result
+    // settings. It says nothing of ExecutionParameters, so the endpoint takes the strict reading and
+    // leaves them out: a client asking reuse for a parameterised statement gets the rows of other values.
     const reuseKey = JSON.stringify([
       input.QueryString,
-      input.ExecutionParameters ?? [],
       input.QueryExecutionContext ?? {},
       workGroup,
+      outputRoot,
     ]);
     const execution: Execution = {
       id,
@@ -382,7 +389,10 @@ export class LocalAthena {
     for (const [i, literal] of literals.entries()) {
       const value = parseParameter(literal);
       if (value === undefined)
-        return this.fail(execution, `INVALID_FUNCTION_ARGUMENT: execution parameter ${i + 1} is not a literal`);
+        return this.fail(
+          execution,
+          `INVALID_FUNCTION_ARGUMENT: execution parameter ${i + 1} is not a literal`,
+        );
       values.push(value);
     }
     try {
@@ -428,22 +438,29 @@ export class LocalAthena {
   }
 
   private fail(execution: Execution, reason: string): void {
-    if (execution.actual === 'RUNNING' || execution.actual === 'QUEUED') this.finish(execution, 'FAILED', reason);
+    if (execution.actual === 'RUNNING' || execution.actual === 'QUEUED')
+      this.finish(execution, 'FAILED', reason);
   }
 
-  /** The state a poll shows: one step further than the last poll showed, never past the real state. */
+  /**
+   * The state a poll shows: where the last poll left off, then one step on
+   * (never past the real state), so successive polls see every state in order.
+   */
   private shownState(execution: Execution, advance: boolean): State {
     const final = execution.actual !== 'QUEUED' && execution.actual !== 'RUNNING';
     const real = final ? 2 : execution.actual === 'RUNNING' ? 1 : 0;
-    if (advance && execution.shown < real) execution.shown += 1;
     const state = execution.shown >= 2 ? execution.actual : (SHOWN_STEPS[execution.shown] as State);
-    if (advance && execution.observed.at(-1) !== state) execution.observed.push(state);
+    if (advance) {
+      if (execution.observed.at(-1) !== state) execution.observed.push(state);
+      if (execution.shown < real) execution.shown += 1;
+    }
     return state;
   }
 
   private lookup(id: string): Execution {
     const execution = this.executions.get(id);
-    if (!execution) throw new WireFault(invalidRequest(`QueryExecution ${id} was not found`, 'INVALID_INPUT'));
+    if (!execution)
+      throw new WireFault(invalidRequest(`QueryExecution ${id} was not found`, 'INVALID_INPUT'));
     return execution;
   }
 
@@ -508,7 +525,8 @@ export class LocalAthena {
     let offset = 0;
     if (input.NextToken) {
       const token = decodeToken(input.NextToken);
-      if (!token || token.id !== e.id) throw new WireFault(invalidRequest('Invalid NextToken', 'INVALID_INPUT'));
+      if (!token || token.id !== e.id)
+        throw new WireFault(invalidRequest('Invalid NextToken', 'INVALID_INPUT'));
       offset = token.offset;
     }
     const header = e.statementType === 'DML' && offset === 0;
@@ -560,7 +578,9 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
   if (!result.success) {
     const issues = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new WireFault(invalidRequest(`${issues.length} validation error(s) detected: ${issues.join('; ')}`));
+    throw new WireFault(
+      invalidRequest(`${issues.length} validation error(s) detected: ${issues.join('; ')}`),
+    );
   }
   return result.data;
 }

@@ -12,7 +12,10 @@ export const startQueryExecutionInput = z.object({
   QueryString: z.string().min(1).max(262_144),
   ClientRequestToken: z.string().min(32).max(128).optional(),
   QueryExecutionContext: z
-    .object({ Database: z.string().min(1).max(255).optional(), Catalog: z.string().min(1).max(256).optional() })
+    .object({
+      Database: z.string().min(1).max(255).optional(),
+      Catalog: z.string().min(1).max(256).optional(),
+    })
     .optional(),
   ResultConfiguration: z.object({ OutputLocation: z.string().optional() }).loose().optional(),
   WorkGroup: z.string().optional(),
