@@ -43,9 +43,24 @@ export async function createQueryEngine(config: Config, store: ObjectStore): Pro
       memoryLimit: config.engine.memoryLimit,
     });
   }
-  throw new ConfigError([
-    'GOLDGATE_HOME: the aws home needs the Athena adapter, which this build does not include yet',
-  ]);
+  // Athena reads Gold through its Glue tables, not through `store`.
+  const athena = config.athena;
+  if (!athena.database) {
+    throw new ConfigError([
+      'GOLDGATE_ATHENA_DATABASE: required when GOLDGATE_HOME is aws (the Gold database)',
+    ]);
+  }
+  const { AthenaQueryEngine, sharedAthenaClient } = await import('../adapters/query-engine/athena.js');
+  return new AthenaQueryEngine({
+    client: sharedAthenaClient(athena.endpoint ? { endpoint: athena.endpoint } : {}),
+    workGroup: athena.workGroup,
+    catalog: athena.catalog,
+    database: athena.database,
+    ...(athena.outputLocation ? { outputLocation: athena.outputLocation } : {}),
+    poll: athena.poll,
+    retry: athena.retry,
+    resultReuseMaxAgeMinutes: athena.resultReuseMaxAgeMinutes,
+  });
 }
 
 let containerStore: ObjectStore | undefined;
