@@ -12,7 +12,14 @@ import type { BronzeEvent } from '../../../src/ingest/envelope.js';
 import { bronzeRunPrefix, goldDataset, runPrefix, silverDataset } from '../../../src/lake/layout.js';
 import { readRunManifest, resolveLatest } from '../../../src/lake/publish.js';
 import { newRunId, utcDate } from '../../../src/lake/run-id.js';
-import { formatLineage, type MartLineage, readLineage, silverBronzeRuns } from '../../../src/ops/index.js';
+import {
+  DEFAULT_SLAS,
+  formatLineage,
+  freshness,
+  type MartLineage,
+  readLineage,
+  silverBronzeRuns,
+} from '../../../src/ops/index.js';
 import { sql } from '../../../src/sql/fragment.js';
 import { GOLD_MODELS } from '../../../src/transform/gold/index.js';
 import { type PipelineReport, runPipeline } from '../../../src/transform/pipeline.js';
@@ -350,6 +357,22 @@ describe('lineage of Gold runs', () => {
     } finally {
       await store.put(`${runPrefix(ds, first.runId)}_SUCCESS`, JSON.stringify(manifest));
     }
+  });
+
+  it('gives freshness from the served run: its version, when it was ready, and the newest source change per source', async () => {
+    const now = new Date('2026-11-20T13:30:00Z');
+    const f = await freshness(store, 'invoices', now, { slas: DEFAULT_SLAS });
+    const lineage = await readLineage(store, 'invoices', second.runId, { objects: false });
+    expect(f.served).toMatchObject({
+      runId: second.runId,
+      builtAt: '2026-11-20T13:00:00.000Z',
+      rowCount: (await goldInvoiceIds(second.runId)).length,
+    });
+    expect(Object.fromEntries(f.newestSourceChange.map((s) => [s.source, s.at]))).toEqual(
+      lineage.newestSourceChange,
+    );
+    // Published by a pipeline whose clock stood at 13:00: 30 minutes old, within the hourly SLA.
+    expect(f.sla).toMatchObject({ state: 'on_time', ageSeconds: 30 * 60 });
   });
 
   it('prints the chain down to the Bronze objects', async () => {
