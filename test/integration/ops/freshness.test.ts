@@ -186,11 +186,10 @@ describe('freshness and SLA checks over a lake', () => {
     expect(byMart.get('payments')).toMatchObject({ SlaBreached: 0, SlaUnknown: 1 });
     expect(byMart.get('payments')).not.toHaveProperty('ServedDataAgeSeconds');
     expect(byMart.get('invoices')?.ServedDataAgeSeconds).toBe(85 * 60);
-    const directive = (
-      byMart.get('invoices')?._aws as {
-        CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }>;
-      }
-    ).CloudWatchMetrics[0];
+    const aws = byMart.get('invoices')?._aws as
+      | { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> }
+      | undefined;
+    const directive = aws?.CloudWatchMetrics[0];
     expect(directive?.Namespace).toBe('goldgate-test');
     expect(directive?.Dimensions[0]).toContain('mart');
   });

@@ -106,7 +106,7 @@ describe('pipeline run history', () => {
     expect(failure).toMatchObject({ code: 'TRANSFORM_FAILED', step: 'gold.invoices' });
     expect(runs.map((r) => r.status)).toEqual(['failed', 'blocked', 'succeeded']);
     expect(runs.slice(1).map((r) => r.runId)).toEqual([blocked.runId, succeeded.runId]);
-    expect(runs[0]?.runId > blocked.runId).toBe(true);
+    expect((runs[0]?.runId ?? '') > blocked.runId).toBe(true);
   });
 
   it('records per-step rows in and out, and quarantine counts', () => {
