@@ -8,6 +8,9 @@ import { createRoot } from 'react-dom/client';
 import { z } from 'zod';
 import 'graphiql/style.css';
 
+// zod otherwise probes for eval (`new Function`), which the page's CSP refuses and reports as an error.
+z.config({ jitless: true });
+
 // The server writes this config into the page (script#ide-config); parsed here like any other input.
 const IdeConfig = z.object({
   endpoint: z.string().min(1),
