@@ -1,5 +1,11 @@
 import { Readable } from 'node:stream';
-import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAll } from '../../src/adapters/object-store/port.js';
 import {
@@ -131,6 +137,22 @@ describe('S3 adapter on RGW: where objects go', () => {
     expect(back.byteLength).toBe(total);
     expect(back[999_999]).toBe(999_999 % 251);
     expect(back[total - 1]).toBe((Math.floor((total - 1) / 999_999) * 999_999) % 251);
+  });
+
+  it('a putStream whose source fails aborts its multipart upload: no parts are left to pay for', async () => {
+    const store = open({ bucket: 'gg-where-bronze' });
+    async function* broken(): AsyncGenerator<Buffer> {
+      yield Buffer.alloc(11 * 1024 * 1024, 3);
+      throw new Error('source failed');
+    }
+    await expect(
+      store.putStream('bronze/aborted/part-00000.jsonl.gz', Readable.from(broken())),
+    ).rejects.toMatchObject({
+      code: 'OBJECT_STORE_ERROR',
+    });
+    const uploads = await raw.send(new ListMultipartUploadsCommand({ Bucket: 'gg-where-bronze' }));
+    expect(uploads.Uploads ?? []).toEqual([]);
+    expect(await store.head('bronze/aborted/part-00000.jsonl.gz')).toBeUndefined();
   });
 
   it('reports a bucket that does not exist with a code, and no bucket or key in the message', async () => {
