@@ -188,7 +188,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       context: async () => ctx,
     });
     const body = response.body.kind === 'complete' ? response.body.string : response.body.asyncIterator;
-    return { status: response.status ?? 200, headers: new Map([...response.headers]), body };
+    let status = response.status ?? 200;
+    // Apollo answers 500 for errors thrown by parse-time plugins (the token guard): they are the caller's.
+    if (status === 500 && typeof body === 'string' && body.includes(`"code":"${QUERY_TOO_COMPLEX}"`))
+      status = 400;
+    return { status, headers: new Map([...response.headers]), body };
   };
 
   return {
@@ -297,6 +301,10 @@ function statusPlugin() {
     async requestDidStart() {
       return {
         async willSendResponse(ctx: GraphQLRequestContext<GatewayContext>) {
+          // Guard rejections are the caller's to fix: 400, even when raised while parsing.
+          if ((ctx.errors ?? []).some((e) => isArmorRejection(e.message)) && ctx.response.http) {
+            ctx.response.http.status = 400;
+          }
           const errors = (ctx.errors ?? []).map((e) => unwrapResolverError(e));
           const codes = errors.map((e) => (isGoldgateError(e) ? e.code : ''));
           const status = codes.map((c) => HTTP_STATUS[c]).find((s) => s !== undefined);
