@@ -1,8 +1,8 @@
 import type { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
-import type { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
 import { goldDataset, runPrefix } from '../../../src/lake/layout.js';
 import { assertRunId } from '../../../src/lake/run-id.js';
-import { ident, sql } from '../../../src/sql/fragment.js';
+import { ident } from '../../../src/sql/fragment.js';
+import type { LocalDuck } from './duck.js';
 
 /**
  * The endpoint's stand-in for the Glue catalog: the Gold database holds one
@@ -74,7 +74,7 @@ export class LocalGoldCatalog {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly engine: DuckDbQueryEngine,
+    private readonly duck: LocalDuck,
     private readonly store: LocalObjectStore,
     readonly database: string,
   ) {}
@@ -128,12 +128,11 @@ export class LocalGoldCatalog {
     }
     if (files.length === 0) return -1;
     const schema = ident(run.database);
-    await this.engine.execute({ sql: sql`CREATE SCHEMA IF NOT EXISTS ${{ text: schema, params: [] }}` });
-    await this.engine.execute({
-      sql: sql`CREATE TABLE IF NOT EXISTS ${{ text: `${schema}.${ident(run.table)}`, params: [] }} AS
-               SELECT * FROM read_parquet(${files}, hive_partitioning = false)`,
-      label: 'athena-local.load',
-    });
+    await this.duck.run(`CREATE SCHEMA IF NOT EXISTS ${schema}`, []);
+    await this.duck.run(
+      `CREATE TABLE IF NOT EXISTS ${schema}.${ident(run.table)} AS SELECT * FROM read_parquet(?, hive_partitioning = false)`,
+      [files],
+    );
     return size;
   }
 }

@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
 import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
-import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
 import type { ColumnMeta, Row } from '../../../src/adapters/query-engine/port.js';
 import type { SqlValue } from '../../../src/sql/fragment.js';
 import { bindInWhereOnly } from '../../../src/transform/athena/bind.js';
 import { LocalGoldCatalog } from './catalog.js';
+import { LocalDuck } from './duck.js';
 import { parseParameter } from './literals.js';
 import { columnInfo, renderCell } from './render.js';
 import {
@@ -54,8 +54,8 @@ import {
  * - Faults on demand (`inject`): throttling, internal errors, or a start
  *   whose answer is lost after the query was accepted.
  *
- * SQL runs on DuckDB through the project's DuckDB adapter. Gold run tables are
- * mapped to the run's Parquet files in a local folder store (`catalog.ts`).
+ * SQL runs on DuckDB (`duck.ts`), values bound as parameters. Gold run tables
+ * are mapped to the run's Parquet files in a local folder store (`catalog.ts`).
  */
 
 /** Settings of the endpoint. */
@@ -70,8 +70,6 @@ export interface LocalAthenaOptions {
   readonly concurrencyLimit?: number;
   /** How long a query waits in QUEUED before it runs (default 0). */
   readonly queueDelayMs?: number;
-  /** DuckDB connections (default 3). */
-  readonly connections?: number;
 }
 
 type State = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -147,7 +145,7 @@ export class LocalAthena {
 
   private constructor(
     private readonly server: Server,
-    private readonly engine: DuckDbQueryEngine,
+    private readonly duck: LocalDuck,
     private readonly catalog: LocalGoldCatalog,
     private readonly options: LocalAthenaOptions,
   ) {
@@ -157,13 +155,13 @@ export class LocalAthena {
   /** Listen on 127.0.0.1 on a free port. */
   static async start(options: LocalAthenaOptions): Promise<LocalAthena> {
     const store = new LocalObjectStore(options.lakeDir);
-    const engine = await DuckDbQueryEngine.create({ store, connections: options.connections ?? 3 });
-    const catalog = new LocalGoldCatalog(engine, store, options.goldDatabase ?? 'goldgate_gold');
+    const duck = await LocalDuck.create();
+    const catalog = new LocalGoldCatalog(duck, store, options.goldDatabase ?? 'goldgate_gold');
     let self: LocalAthena | undefined;
     const server = createServer((req, res) => {
       void (self as LocalAthena).handle(req, res);
     });
-    self = new LocalAthena(server, engine, catalog, options);
+    self = new LocalAthena(server, duck, catalog, options);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return self;
   }
@@ -210,7 +208,7 @@ export class LocalAthena {
     await Promise.allSettled([...this.executions.values()].map((e) => e.settled));
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await this.engine.close();
+    this.duck.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -415,11 +413,7 @@ export class LocalAthena {
         const catalog = (execution.request.QueryExecutionContext?.Catalog ?? 'AwsDataCatalog').toLowerCase();
         return this.fail(execution, `TABLE_NOT_FOUND: Table '${catalog}.${prepared.missing}' does not exist`);
       }
-      const result = await this.engine.query({
-        sql: { text, params: values },
-        signal: execution.controller.signal,
-        label: 'athena-local',
-      });
+      const result = await this.duck.run(text, values, execution.controller.signal);
       if (execution.actual !== 'RUNNING') return;
       execution.columns = result.columns;
       execution.rows = result.rows;

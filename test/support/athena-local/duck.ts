@@ -1,0 +1,100 @@
+import {
+  BIGINT,
+  BOOLEAN,
+  DOUBLE,
+  type DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBType,
+  type DuckDBValue,
+  LIST,
+  listValue,
+  VARCHAR,
+} from '@duckdb/node-api';
+import { numberPlaceholders } from '../../../src/adapters/query-engine/duckdb.js';
+import type { ColumnMeta, Row } from '../../../src/adapters/query-engine/port.js';
+import type { SqlValue } from '../../../src/sql/fragment.js';
+
+/**
+ * The endpoint's DuckDB, used directly: one connection per statement, values
+ * bound with explicit types, and a stop that keeps interrupting until the
+ * statement has ended. DuckDB forgets an interrupt that arrives before a
+ * statement starts executing, so a single interrupt sent right after a start
+ * can be lost and leave the statement running for minutes.
+ */
+export class LocalDuck {
+  private constructor(private readonly instance: DuckDBInstance) {}
+
+  static async create(): Promise<LocalDuck> {
+    return new LocalDuck(await DuckDBInstance.create(':memory:'));
+  }
+
+  /** Run one statement to the end (or until `signal` stops it) and read every row. */
+  async run(
+    text: string,
+    values: readonly SqlValue[],
+    signal?: AbortSignal,
+  ): Promise<{ columns: ColumnMeta[]; rows: Row[] }> {
+    const connection = await this.instance.connect();
+    let interrupter: NodeJS.Timeout | undefined;
+    const stop = (): void => {
+      connection.interrupt();
+      interrupter ??= setInterval(() => connection.interrupt(), 20);
+    };
+    try {
+      // Timestamps are UTC everywhere, as on Athena.
+      await connection.run("SET TimeZone = 'UTC'");
+      if (signal?.aborted) throw new Error('Interrupted: statement stopped before it started');
+      signal?.addEventListener('abort', stop, { once: true });
+      const { values: bound, types } = bind(values);
+      const reader = await connection.runAndReadAll(numberPlaceholders(text), bound, types);
+      const names = reader.columnNames();
+      const columnTypes = reader.columnTypes();
+      return {
+        columns: names.map((name, i) => ({ name, sqlType: String(columnTypes[i] ?? 'VARCHAR') })),
+        rows: reader.getRowObjectsJson() as Row[],
+      };
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      if (interrupter) clearInterval(interrupter);
+      closeQuietly(connection);
+    }
+  }
+
+  close(): void {
+    this.instance.closeSync();
+  }
+}
+
+function closeQuietly(connection: DuckDBConnection): void {
+  try {
+    connection.closeSync();
+  } catch {
+    // already closed with the instance
+  }
+}
+
+/** Types as Trino would give the literals: integers BIGINT, fractions DOUBLE, NULL as VARCHAR. */
+function bind(params: readonly SqlValue[]): { values: DuckDBValue[]; types: DuckDBType[] } {
+  const values: DuckDBValue[] = [];
+  const types: DuckDBType[] = [];
+  for (const value of params) {
+    if (Array.isArray(value)) {
+      values.push(listValue([...value]));
+      types.push(LIST(VARCHAR));
+    } else if (value === null || typeof value === 'string') {
+      values.push(value as string | null);
+      types.push(VARCHAR);
+    } else if (typeof value === 'boolean') {
+      values.push(value);
+      types.push(BOOLEAN);
+    } else if (typeof value === 'bigint') {
+      values.push(value);
+      types.push(BIGINT);
+    } else {
+      const n = value as number;
+      values.push(Number.isSafeInteger(n) ? BigInt(n) : n);
+      types.push(Number.isSafeInteger(n) ? BIGINT : DOUBLE);
+    }
+  }
+  return { values, types };
+}
