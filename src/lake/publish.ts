@@ -63,6 +63,10 @@ export const latestPointerSchema = z.object({
   rolled_back_from: z.string().optional(),
   /** When the run was made servable (absent on pointers written before it was recorded, and on rollbacks). */
   ready_at: z.string().optional(),
+  /** The served run's data as-of time (its manifest's `completed_at`), so freshness needs no other read. */
+  built_at: z.string().optional(),
+  /** Per source, the newest `source_ts` the served run includes (from its lineage). */
+  newest_source_change: z.record(z.string(), z.string()).optional(),
 });
 export type LatestPointer = z.infer<typeof latestPointerSchema>;
 
@@ -118,6 +122,8 @@ export async function publishRun(
     row_count: request.rowCount,
     checks: [...request.checks],
     ...(request.readyAt ? { ready_at: request.readyAt.toISOString() } : {}),
+    built_at: now,
+    ...(request.lineage ? { newest_source_change: request.lineage.newest_source_change } : {}),
   };
   await store.replace(latestKey(dataset), jsonBody(pointer));
   return pointer;
@@ -168,6 +174,8 @@ export async function rollbackTo(
     row_count: manifest.row_count,
     checks: manifest.checks,
     ...(current && current.run_id !== runId ? { rolled_back_from: current.run_id } : {}),
+    built_at: manifest.completed_at,
+    ...(manifest.lineage ? { newest_source_change: manifest.lineage.newest_source_change } : {}),
   };
   await store.replace(latestKey(dataset), jsonBody(pointer));
   return pointer;

@@ -86,7 +86,11 @@ export async function freshness(
   const schemaVersion = options.schemaVersion ?? def.schemaVersion;
   const dataset = goldDataset(def.name, schemaVersion);
   const pointer = await resolveLatest(store, dataset);
-  const manifest = pointer ? await readRunManifest(store, dataset, pointer.run_id) : undefined;
+  // Pointers written since freshness was recorded carry everything; older ones need their run's manifest.
+  const manifest =
+    pointer && (pointer.built_at === undefined || pointer.newest_source_change === undefined)
+      ? await readRunManifest(store, dataset, pointer.run_id)
+      : undefined;
   const facts = await martFacts(store, dataset, def.name, pointer, manifest, sla, now);
   const verdict = evaluateSla(sla, facts, now);
   const iso = (d: Date | undefined): string | null => d?.toISOString() ?? null;
@@ -134,11 +138,11 @@ export async function freshnessOfAll(
 
 function versionOf(
   runId: string,
-  manifest: RunManifest | undefined,
+  builtAt: string | undefined,
   readyAt: string | undefined,
 ): PublishedVersion {
-  const builtAt = manifest ? new Date(manifest.completed_at) : runIdTime(runId);
-  return { runId, builtAt, readyAt: new Date(readyAt ?? manifest?.ready_at ?? builtAt.toISOString()) };
+  const built = builtAt ? new Date(builtAt) : runIdTime(runId);
+  return { runId, builtAt: built, readyAt: readyAt ? new Date(readyAt) : built };
 }
 
 /** Gather what the SLA is judged on; reads only the runs a deadline SLA can need. */
@@ -153,9 +157,14 @@ async function martFacts(
 ): Promise<MartFacts> {
   if (!pointer) return { mart, served: undefined, earlier: [], newestSourceChange: {} };
   // A normal publish records when it was ready; a rollback's pointer time is when it was served again.
-  const served = versionOf(pointer.run_id, manifest, pointer.ready_at ?? pointer.published_at);
+  const served = versionOf(
+    pointer.run_id,
+    pointer.built_at ?? manifest?.completed_at,
+    pointer.ready_at ?? pointer.published_at,
+  );
   const newestSourceChange: Record<string, Date> = {};
-  for (const [source, at] of Object.entries(manifest?.lineage?.newest_source_change ?? {})) {
+  const newest = pointer.newest_source_change ?? manifest?.lineage?.newest_source_change ?? {};
+  for (const [source, at] of Object.entries(newest)) {
     const t = new Date(at);
     if (!Number.isNaN(t.getTime())) newestSourceChange[source] = t;
   }
@@ -186,7 +195,7 @@ async function firstCoveringRuns(
     const first = runs.find((r) => runIdTime(r) >= cutoff && r !== served.runId);
     if (!first || found.some((v) => v.runId === first)) continue;
     const manifest = await readRunManifest(store, dataset, first);
-    if (manifest) found.push(versionOf(first, manifest, manifest.ready_at));
+    if (manifest) found.push(versionOf(first, manifest.completed_at, manifest.ready_at));
   }
   return found;
 }

@@ -147,7 +147,11 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
       current = step;
       progress(step, 'building');
       const report = await runStep(step, () =>
-        goldStep(options, model, runId, startedAt, silverInput, () => lock.assertHeld(now())),
+        goldStep(options, model, runId, startedAt, silverInput, async () => {
+          const at = now();
+          await lock.assertHeld(at);
+          return at;
+        }),
       );
       steps.push(report);
       progress(step, `${report.status}: ${report.rowsOut} rows`);
@@ -392,7 +396,8 @@ async function goldStep(
   runId: string,
   startedAt: Date,
   silverInput: (contract: EntityContract) => Promise<ReadSilver>,
-  assertHeld: () => Promise<void>,
+  /** Throws unless the lock is still held; returns the time it checked (the publication time). */
+  assertHeld: () => Promise<Date>,
 ): Promise<StepReport> {
   const { store, engine } = options;
   const began = Date.now();
@@ -447,7 +452,7 @@ async function goldStep(
     }
   }
   const { rowCount, checks } = await runMartChecks(engine, model.mart, relation, others);
-  await assertHeld();
+  const readyAt = await assertHeld();
   let status: StepReport['status'] = 'published';
   try {
     await publishRun(store, dataset, {
@@ -455,7 +460,7 @@ async function goldStep(
       rowCount,
       checks,
       now: startedAt,
-      readyAt: options.now?.() ?? new Date(),
+      readyAt,
       details: { silver_runs: silverRuns, as_of: utcDate(startedAt) },
       lineage,
     });

@@ -13,6 +13,7 @@ import {
   checkSlas,
   checkSlasAfterRun,
   DEFAULT_SLAS,
+  formatFreshness,
   freshness,
   freshnessOfAll,
   powertoolsSlaMetrics,
@@ -121,6 +122,32 @@ describe('freshness and SLA checks over a lake', () => {
     const all = await freshnessOfAll(store, ist('2026-03-10', '10:30'), { slas: SLAS });
     expect(all.map((f) => f.mart)).toEqual(MARTS.map((m) => m.name));
     expect(all.find((f) => f.mart === 'payments')).toMatchObject({ served: null, sla: { state: 'unknown' } });
+  });
+
+  it('reads only the pointer of a max-age mart: the API can afford it per request', async () => {
+    const read: string[] = [];
+    const counting = new Proxy(store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (property === 'get' || property === 'getIfExists' || property === 'list')
+            read.push(String(args[0]));
+          return value.apply(target, args);
+        };
+      },
+    });
+    const f = await freshness(counting, 'invoices', ist('2026-03-10', '10:30'), { slas: SLAS });
+    expect(f.newestSourceChange).toHaveLength(2);
+    expect(read).toEqual([`${invoices.prefix}_LATEST.json`]);
+  });
+
+  it('prints one row per mart and the reasons of those not on time', async () => {
+    const text = formatFreshness(await freshnessOfAll(store, ist('2026-03-10', '11:20'), { slas: SLAS }));
+    expect(text).toMatch(/^invoices +BREACHED +at most 60 min old since published, 15 min grace +\S+/m);
+    expect(text).toMatch(/^customer_360 +ON_TIME +daily by 06:00 Asia\/Kolkata/m);
+    expect(text).toContain('invoices: 80 min old, over the limit 60 min and its grace');
+    expect(text).toContain('payments: never published');
   });
 
   it('refuses a mart the catalog does not declare', async () => {

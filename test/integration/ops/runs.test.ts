@@ -6,7 +6,7 @@ import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
 import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
 import { goldDataset } from '../../../src/lake/layout.js';
 import { resolveLatest } from '../../../src/lake/publish.js';
-import { formatRuns, listPipelineRuns, type RunSummary } from '../../../src/ops/index.js';
+import { formatRuns, listPipelineRuns, type RunSummary, readLineage } from '../../../src/ops/index.js';
 import { sql } from '../../../src/sql/fragment.js';
 import { GOLD_MODELS, type GoldModel } from '../../../src/transform/gold/index.js';
 import { type PipelineReport, runPipeline } from '../../../src/transform/pipeline.js';
@@ -138,6 +138,15 @@ describe('pipeline run history', () => {
       detail: '2 rows out of range',
     });
     expect((await resolveLatest(store, goldDataset('invoices', 1)))?.run_id).toBe(succeeded.runId);
+    // Its lineage is kept beside it, so an operator can see what the failing version was built from.
+    const lineage = await readLineage(store, 'invoices', blocked.runId, { objects: false });
+    expect(lineage).toMatchObject({ status: 'blocked', served: false, recordedIn: 'manifest' });
+    expect(lineage.checks.find((c) => c.name === 'range_total')?.passed).toBe(false);
+    expect(lineage.silver.map((s) => s.entity)).toEqual([
+      'dynamodb/accounts',
+      'zoho_books/contacts',
+      'zoho_books/invoices',
+    ]);
   });
 
   it('records a failed run with the step it stopped in and codes only', () => {
