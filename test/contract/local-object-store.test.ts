@@ -11,6 +11,8 @@ objectStoreContract({
     dir = await mkdtemp(join(tmpdir(), 'goldgate-store-'));
     return new LocalObjectStore(dir);
   },
+  // A second store over the same folder: the create race runs between two instances, as two processes would.
+  createPeer: async () => new LocalObjectStore(dir as string),
   async dispose() {
     if (dir) await rm(dir, { recursive: true, force: true });
   },
