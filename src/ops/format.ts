@@ -98,7 +98,10 @@ export function formatLineage(l: MartLineage): string {
       `  silver ${s.entity} ${s.runId ? `run ${s.runId}` : '(no version: read as empty)'}${rows}${ts}  <- ${s.bronzeRuns.length} bronze run${s.bronzeRuns.length === 1 ? '' : 's'}`,
     );
     for (const b of s.bronzeRuns) {
-      const events = b.eventCount === null ? 'manifest unreadable' : `${count(b.eventCount)} events`;
+      const events =
+        b.eventCount === null
+          ? 'manifest unreadable'
+          : `${count(b.eventCount)} event${b.eventCount === 1 ? '' : 's'}`;
       out.push(`    bronze ${b.key}  ${events}`);
       for (const o of b.objects) out.push(`      ${o.key}  ${count(o.size)} B`);
     }

@@ -202,7 +202,6 @@ function failureOf(error: unknown, current: string): PipelineFailure {
 
 /** A Silver version as Gold reads it: where its snapshot lives and what it was built from. */
 interface ReadSilver {
-  readonly contract: EntityContract;
   readonly path: string | undefined;
   readonly lineage: SilverInput;
 }
@@ -223,7 +222,6 @@ async function readSilverInput(
   const pointer = await resolveLatest(store, silverDataset(contract.source, contract.entity));
   if (!pointer) {
     return {
-      contract,
       path: undefined,
       lineage: {
         entity,
@@ -243,7 +241,6 @@ async function readSilverInput(
   });
   const newest = rows[0]?.newest;
   return {
-    contract,
     path: pointer.path,
     lineage: {
       entity,

@@ -379,7 +379,7 @@ describe('lineage of Gold runs', () => {
     const text = formatLineage(await readLineage(store, 'invoices', second.runId));
     expect(text).toContain(`gold invoices v1 run ${second.runId} (complete, served)`);
     expect(text).toContain(`silver zoho_books/invoices run ${second.runId}`);
-    expect(text).toContain(`bronze zoho_books/invoices/2026-11-19/${lateRun}  1 events`);
+    expect(text).toContain(`bronze zoho_books/invoices/2026-11-19/${lateRun}  1 event`);
     expect(text).toMatch(
       /bronze\/zoho_books\/invoices\/ingest_date=2026-11-19\/run_id=\S+\/part-00000\.jsonl\.gz {2}\d+ B/,
     );
