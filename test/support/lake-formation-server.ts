@@ -82,7 +82,8 @@ export async function startLakeFormationServer(initial: Partial<LfState> = {}): 
     const operation = (req.url ?? '').replace(/^\//, '').split('?')[0] ?? '';
     const signed = /^AWS4-HMAC-SHA256 Credential=/.test(req.headers.authorization ?? '');
     requests.push({ operation, body, signed });
-    if (req.method !== 'POST') return send(res, 405, { message: 'method not allowed' }, 'InvalidInputException');
+    if (req.method !== 'POST')
+      return send(res, 405, { message: 'method not allowed' }, 'InvalidInputException');
     if (state.failWith) {
       const status = state.failWith === 'AccessDeniedException' ? 403 : 500;
       return send(res, status, { message: 'injected failure' }, state.failWith);
@@ -149,7 +150,8 @@ export async function startLakeFormationServer(initial: Partial<LfState> = {}): 
 }
 
 function page<T>(all: readonly T[], body: Record<string, unknown>): { items: T[]; next: string | undefined } {
-  const start = typeof body.NextToken === 'string' ? Number(Buffer.from(body.NextToken, 'base64').toString()) : 0;
+  const start =
+    typeof body.NextToken === 'string' ? Number(Buffer.from(body.NextToken, 'base64').toString()) : 0;
   const size = Math.min(PAGE_SIZE, typeof body.MaxResults === 'number' ? body.MaxResults : PAGE_SIZE);
   const end = start + size;
   return {
@@ -192,6 +194,10 @@ export function lfFilter(
 export function lfColumnTags(tags: Record<string, Record<string, string>>): LfColumnTags[] {
   return Object.entries(tags).map(([column, pairs]) => ({
     Name: column,
-    LFTags: Object.entries(pairs).map(([key, value]) => ({ CatalogId: ACCOUNT, TagKey: key, TagValues: [value] })),
+    LFTags: Object.entries(pairs).map(([key, value]) => ({
+      CatalogId: ACCOUNT,
+      TagKey: key,
+      TagValues: [value],
+    })),
   }));
 }

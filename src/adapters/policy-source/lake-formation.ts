@@ -122,7 +122,10 @@ export function parseLakeFormationMapping(value: unknown, origin = 'mapping'): L
   if (!parsed.success) {
     throw new LakeFormationMappingError(
       `${origin}: ${parsed.error.issues
-        .map((i) => `${formatPolicyPath(i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)))}: ${i.message}`)
+        .map(
+          (i) =>
+            `${formatPolicyPath(i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)))}: ${i.message}`,
+        )
         .join('; ')}`,
     );
   }
@@ -198,7 +201,11 @@ const lfPermissionSchema = z.looseObject({
         })
         .optional(),
       DataCellsFilter: z
-        .looseObject({ DatabaseName: z.string().optional(), TableName: z.string().optional(), Name: z.string() })
+        .looseObject({
+          DatabaseName: z.string().optional(),
+          TableName: z.string().optional(),
+          Name: z.string(),
+        })
         .optional(),
     })
     .optional(),
@@ -289,9 +296,12 @@ export class LakeFormationPolicySource implements PolicySource {
       columnTags = await this.columnTags();
     } catch (error) {
       if (error instanceof PolicyInvalidError) throw error;
-      throw new PolicySourceUnavailableError(`Lake Formation could not be read: ${describeError(error).message}`, {
-        cause: error,
-      });
+      throw new PolicySourceUnavailableError(
+        `Lake Formation could not be read: ${describeError(error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     const warnings: string[] = columnTags.missing.map(
       (table) => `Glue table ${mapping.database}.${table} was not found; its LF-tags were not read`,
@@ -311,7 +321,9 @@ export class LakeFormationPolicySource implements PolicySource {
       const fromFilter = (filter: LfFilter, claims: Readonly<Record<string, string>>): void => {
         const mart = martOfTable(filter.TableName);
         if (!mart) {
-          warnings.push(`role ${role}: filter "${filter.Name}" is on table ${filter.TableName}, which maps to no mart`);
+          warnings.push(
+            `role ${role}: filter "${filter.Name}" is on table ${filter.TableName}, which maps to no mart`,
+          );
           return;
         }
         const where = `filter "${filter.Name}" on ${filter.TableName}`;
@@ -323,9 +335,13 @@ export class LakeFormationPolicySource implements PolicySource {
         const name = typeof ref === 'string' ? ref : ref.name;
         const table = typeof ref === 'string' ? undefined : ref.table;
         const claims = { ...def.claims, ...(typeof ref === 'string' ? {} : ref.claims) };
-        const matches = filters.filter((f) => f.Name === name && (table === undefined || f.TableName === table));
+        const matches = filters.filter(
+          (f) => f.Name === name && (table === undefined || f.TableName === table),
+        );
         if (matches.length === 0)
-          warnings.push(`role ${role}: Lake Formation has no data cells filter "${name}"${table ? ` on ${table}` : ''}`);
+          warnings.push(
+            `role ${role}: Lake Formation has no data cells filter "${name}"${table ? ` on ${table}` : ''}`,
+          );
         for (const filter of matches) fromFilter(filter, claims);
       });
       for (const grant of grantsByRole.get(role) ?? []) {
@@ -373,7 +389,9 @@ export class LakeFormationPolicySource implements PolicySource {
       roles,
       ...(Object.keys(classification).length > 0 ? { classification } : {}),
     };
-    problems.push(...validatePolicy(document, marts, this.options.claims ? { claims: this.options.claims } : {}));
+    problems.push(
+      ...validatePolicy(document, marts, this.options.claims ? { claims: this.options.claims } : {}),
+    );
     if (problems.length > 0) throw new PolicyInvalidError(problems, { origin });
     return { document, digest: digestOf(document), origin, warnings, loadedAt: this.now() };
   }
@@ -489,14 +507,32 @@ export class LakeFormationPolicySource implements PolicySource {
         const values = perColumn.get(column.name);
         const lf = values?.[0];
         if (values && values.length > 1)
-          disagree(mart.name, column.name, `LF-tag ${mapping.piiTagKey} has several values (${values.join(', ')})`);
+          disagree(
+            mart.name,
+            column.name,
+            `LF-tag ${mapping.piiTagKey} has several values (${values.join(', ')})`,
+          );
         if (column.pii && lf === undefined)
-          disagree(mart.name, column.name, `the catalog tags it ${column.pii}; Lake Formation has no ${mapping.piiTagKey} tag`);
+          disagree(
+            mart.name,
+            column.name,
+            `the catalog tags it ${column.pii}; Lake Formation has no ${mapping.piiTagKey} tag`,
+          );
         else if (column.pii && lf !== undefined && lf !== column.pii)
-          disagree(mart.name, column.name, `the catalog tags it ${column.pii}; Lake Formation says ${mapping.piiTagKey}=${lf}`);
+          disagree(
+            mart.name,
+            column.name,
+            `the catalog tags it ${column.pii}; Lake Formation says ${mapping.piiTagKey}=${lf}`,
+          );
         else if (!column.pii && lf !== undefined) {
-          disagree(mart.name, column.name, `Lake Formation tags it ${mapping.piiTagKey}=${lf}; the catalog does not`);
-          (out[mart.name] ??= {})[column.name] = lf;
+          disagree(
+            mart.name,
+            column.name,
+            `Lake Formation tags it ${mapping.piiTagKey}=${lf}; the catalog does not`,
+          );
+          const perMart = out[mart.name] ?? {};
+          perMart[column.name] = lf;
+          out[mart.name] = perMart;
         }
       }
       for (const name of perColumn.keys())
@@ -545,7 +581,8 @@ function knownColumns(spec: ColumnSpec, mart: MartDef, where: string, warnings: 
   const names = new Set(mart.columns.map((c) => c.name));
   const given = spec.kind === 'all' ? spec.excluded : spec.names;
   const unknown = [...given].filter((n) => !names.has(n));
-  if (unknown.length > 0) warnings.push(`${where}: columns ${unknown.join(', ')} are not in ${mart.name}; ignored`);
+  if (unknown.length > 0)
+    warnings.push(`${where}: columns ${unknown.join(', ')} are not in ${mart.name}; ignored`);
   const kept = new Set([...given].filter((n) => names.has(n)));
   return spec.kind === 'all' ? { kind: 'all', excluded: kept } : { kind: 'list', names: kept };
 }
@@ -583,7 +620,10 @@ function filterPiece(
     };
   } catch (error) {
     if (!(error instanceof RowFilterSyntaxError)) throw error;
-    problems.push({ path: [...path, 'filters', `${filter.TableName}/${filter.Name}`], message: `${where}: ${error.message}` });
+    problems.push({
+      path: [...path, 'filters', `${filter.TableName}/${filter.Name}`],
+      message: `${where}: ${error.message}`,
+    });
     return undefined;
   }
 }
@@ -594,7 +634,10 @@ function unionColumns(a: ColumnSpec, b: ColumnSpec): ColumnSpec {
   if (a.kind === 'all' && b.kind === 'list')
     return { kind: 'all', excluded: new Set([...a.excluded].filter((n) => !b.names.has(n))) };
   if (a.kind === 'list' && b.kind === 'all') return unionColumns(b, a);
-  const names = new Set([...(a as { names: ReadonlySet<string> }).names, ...(b as { names: ReadonlySet<string> }).names]);
+  const names = new Set([
+    ...(a as { names: ReadonlySet<string> }).names,
+    ...(b as { names: ReadonlySet<string> }).names,
+  ]);
   return { kind: 'list', names };
 }
 
@@ -618,7 +661,9 @@ function unionPieces(
         : { allBut: sorted(columns.excluded) };
   return {
     columns: grantColumns,
-    ...(everyRow ? {} : { rows: groups.length === 1 ? (groups[0] as RowRule[]) : { anyOf: groups.map((g) => [...g]) } }),
+    ...(everyRow
+      ? {}
+      : { rows: groups.length === 1 ? (groups[0] as RowRule[]) : { anyOf: groups.map((g) => [...g]) } }),
     ...settings,
   };
 }

@@ -40,7 +40,11 @@ type Token =
 /** Parse a row filter expression into OR of AND-groups, or throw `RowFilterSyntaxError`. */
 export function parseRowFilter(expression: string): FilterDnf {
   if (expression.length > MAX_LENGTH)
-    throw new RowFilterSyntaxError(expression.slice(0, 64), MAX_LENGTH, `longer than ${MAX_LENGTH} characters`);
+    throw new RowFilterSyntaxError(
+      expression.slice(0, 64),
+      MAX_LENGTH,
+      `longer than ${MAX_LENGTH} characters`,
+    );
   const tokens = tokenize(expression);
   let i = 0;
   const fail = (token: Token, problem: string): never => {
@@ -84,14 +88,16 @@ export function parseRowFilter(expression: string): FilterDnf {
     if (token.kind === 'punct' && token.value === '(') {
       const inner = parseOr(depth + 1);
       const close = next();
-      if (!(close.kind === 'punct' && close.value === ')')) fail(close, `expected ")" but found ${describe(close)}`);
+      if (!(close.kind === 'punct' && close.value === ')'))
+        fail(close, `expected ")" but found ${describe(close)}`);
       return inner;
     }
     if (token.kind !== 'ident') return fail(token, `expected a column name but found ${describe(token)}`);
     const op = next();
     if (op.kind === 'punct' && op.value === '=') {
       const value = next();
-      if (value.kind !== 'string') return fail(value, `expected a quoted string but found ${describe(value)}`);
+      if (value.kind !== 'string')
+        return fail(value, `expected a quoted string but found ${describe(value)}`);
       return [[{ column: token.value, values: [value.value] }]];
     }
     if (op.kind === 'keyword' && op.value === 'IN') {
@@ -101,7 +107,8 @@ export function parseRowFilter(expression: string): FilterDnf {
       const values: string[] = [];
       for (;;) {
         const value = next();
-        if (value.kind !== 'string') return fail(value, `expected a quoted string but found ${describe(value)}`);
+        if (value.kind !== 'string')
+          return fail(value, `expected a quoted string but found ${describe(value)}`);
         values.push(value.value);
         const sep = next();
         if (sep.kind === 'punct' && sep.value === ')') break;
@@ -167,7 +174,8 @@ function tokenize(text: string): Token[] {
     const word = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i))?.[0];
     if (word) {
       const upper = word.toUpperCase();
-      if (upper === 'AND' || upper === 'OR' || upper === 'IN') tokens.push({ kind: 'keyword', value: upper, at: i });
+      if (upper === 'AND' || upper === 'OR' || upper === 'IN')
+        tokens.push({ kind: 'keyword', value: upper, at: i });
       else if (RESERVED.has(upper))
         throw new RowFilterSyntaxError(text, i, `unsupported keyword ${upper} (only =, IN, AND, OR)`);
       else tokens.push({ kind: 'ident', value: word.toLowerCase(), at: i });

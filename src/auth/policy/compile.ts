@@ -1,10 +1,23 @@
 import { LRUCache } from 'lru-cache';
 import type { MartDef } from '../../catalog/types.js';
-import type { AccessPolicy, AggregateAccess, MartAccess, MaskKind, RowPredicate, RowScope } from '../access.js';
+import type {
+  AccessPolicy,
+  AggregateAccess,
+  MartAccess,
+  MaskKind,
+  RowPredicate,
+  RowScope,
+} from '../access.js';
 import { type Principal, SCOPE_CLAIMS } from '../principal.js';
 import { digestOf } from './digest.js';
 import { PolicyInvalidError, type PolicyProblem } from './errors.js';
-import { type MartGrant, type PolicyDocument, policyDocumentSchema, type RowRule } from './model.js';
+import {
+  type MartGrant,
+  type PolicyDocument,
+  type PolicyDocumentInput,
+  policyDocumentSchema,
+  type RowRule,
+} from './model.js';
 
 /**
  * Turns a source-neutral `PolicyDocument` into the `AccessPolicy` the query
@@ -88,7 +101,7 @@ export function validatePolicy(
  * listing every problem (with its document path) when it does not fit.
  */
 export function compilePolicy(
-  doc: PolicyDocument,
+  doc: PolicyDocumentInput,
   marts: readonly MartDef[],
   options: CompileOptions = {},
 ): CompiledPolicy {

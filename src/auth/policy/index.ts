@@ -11,8 +11,8 @@ import {
 import type { PolicySnapshot, PolicySource } from '../../adapters/policy-source/port.js';
 import { MARTS } from '../../catalog/index.js';
 import type { MartDef } from '../../catalog/types.js';
-import type { Config } from '../../config/index.js';
 import { ConfigError } from '../../config/errors.js';
+import type { Config } from '../../config/index.js';
 import { describeError } from '../../errors.js';
 import { logger } from '../../runtime/logger.js';
 import type { AccessPolicy } from '../access.js';
@@ -52,7 +52,10 @@ export interface CreatePolicyOptions {
  * Build the configured policy source, load and compile the policy (a bad policy
  * fails start-up with every problem listed), and resolve the masking secret.
  */
-export async function createPolicy(config: Config, options: CreatePolicyOptions = {}): Promise<PolicyRuntime> {
+export async function createPolicy(
+  config: Config,
+  options: CreatePolicyOptions = {},
+): Promise<PolicyRuntime> {
   const marts = options.marts ?? MARTS;
   const log = options.log ?? logger;
   const now = options.now ?? Date.now;
@@ -189,7 +192,8 @@ export async function definedRoles(
     };
   }
   const file = config.policy.lakeFormation.mappingFile;
-  if (!file) throw new ConfigError(['GOLDGATE_LF_MAPPING_FILE: required when GOLDGATE_POLICY_SOURCE=lakeformation']);
+  if (!file)
+    throw new ConfigError(['GOLDGATE_LF_MAPPING_FILE: required when GOLDGATE_POLICY_SOURCE=lakeformation']);
   const mapping = await loadLakeFormationMapping(file);
   return {
     origin: file,

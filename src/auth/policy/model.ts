@@ -46,10 +46,7 @@ export const martGrantSchema = z
     ]),
     /** AND of rules, or `anyOf` AND-groups (a row matching any group); absent = every row. */
     rows: z
-      .union([
-        z.array(rowRuleSchema),
-        z.object({ anyOf: z.array(z.array(rowRuleSchema)).min(1) }).strict(),
-      ])
+      .union([z.array(rowRuleSchema), z.object({ anyOf: z.array(z.array(rowRuleSchema)).min(1) }).strict()])
       .optional(),
     /** Masking by PII tag (`email`, `phone`) or `default`; a PII column not named here is redacted. */
     pii: z.record(z.string(), mask).optional(),
@@ -87,3 +84,5 @@ export const policyDocumentSchema = z
   .strict();
 /** A whole policy, as every source yields it. */
 export type PolicyDocument = z.infer<typeof policyDocumentSchema>;
+/** A policy document as written (defaults not yet applied): what `compilePolicy` accepts. */
+export type PolicyDocumentInput = z.input<typeof policyDocumentSchema>;

@@ -68,9 +68,13 @@ describe('createPolicy on the embedded home', () => {
   it('a policy file that does not fit fails start-up with its line', async () => {
     const file = join(dir, 'bad.yaml');
     await writeFile(file, 'version: 1\nroles:\n  x:\n    marts:\n      invoices: { columns: [totl] }\n');
-    await expect(start({ GOLDGATE_STATE_DIR: join(dir, 'bad'), GOLDGATE_POLICY_FILE: file })).rejects.toMatchObject({
+    await expect(
+      start({ GOLDGATE_STATE_DIR: join(dir, 'bad'), GOLDGATE_POLICY_FILE: file }),
+    ).rejects.toMatchObject({
       code: 'POLICY_INVALID',
-      message: expect.stringMatching(/bad\.yaml:5:\d+ roles\.x\.marts\.invoices\.columns\[0\]: unknown column "totl"/),
+      message: expect.stringMatching(
+        /bad\.yaml:5:\d+ roles\.x\.marts\.invoices\.columns\[0\]: unknown column "totl"/,
+      ),
     });
   });
 });
@@ -109,7 +113,10 @@ describe('createPolicy with the Lake Formation source', () => {
   it('needs the mapping file', async () => {
     await expect(
       start({ GOLDGATE_STATE_DIR: join(dir, 'lf0'), GOLDGATE_POLICY_SOURCE: 'lakeformation' }),
-    ).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('GOLDGATE_LF_MAPPING_FILE') });
+    ).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('GOLDGATE_LF_MAPPING_FILE'),
+    });
   });
 
   it('reads LF through the configured endpoint and swaps in a refreshed policy without a restart', async () => {
@@ -142,7 +149,9 @@ describe('createPolicy with the Lake Formation source', () => {
       expect(lf.requests.every((r) => r.signed)).toBe(true);
       const firstDigest = runtime.current().digest;
 
-      lf.state.filters = [lfFilter('customer_360', 'csm', { expression: "region IN ('EU','NA')" }, { excluding: [] })];
+      lf.state.filters = [
+        lfFilter('customer_360', 'csm', { expression: "region IN ('EU','NA')" }, { excluding: [] }),
+      ];
       clock += 60_000;
       // The decision is answered at once from the current policy; the refresh happens behind it.
       expect(runtime.policy.accessFor(csm, c360)?.rows).toEqual([[{ column: 'region', values: ['EU'] }]]);
@@ -151,7 +160,9 @@ describe('createPolicy with the Lake Formation source', () => {
         runtime.policy.fingerprint(csm);
         expect(runtime.current().digest).not.toBe(firstDigest);
       });
-      expect(runtime.policy.accessFor(csm, c360)?.rows).toEqual([[{ column: 'region', values: ['EU', 'NA'] }]]);
+      expect(runtime.policy.accessFor(csm, c360)?.rows).toEqual([
+        [{ column: 'region', values: ['EU', 'NA'] }],
+      ]);
       expect(runtime.policy.accessFor(csm, c360)?.columns.has('phone')).toBe(true);
     } finally {
       await lf.close();

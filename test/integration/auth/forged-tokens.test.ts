@@ -56,7 +56,9 @@ function validClaims(extra: Record<string, unknown> = {}): Record<string, unknow
 
 /** JSON log lines written since `mark` that carry this correlation id. */
 function logLinesFor(correlationId: string, mark: { out: number; err: number }): Record<string, unknown>[] {
-  const written = [...out.mock.calls.slice(mark.out), ...err.mock.calls.slice(mark.err)].map((c) => String(c[0]));
+  const written = [...out.mock.calls.slice(mark.out), ...err.mock.calls.slice(mark.err)].map((c) =>
+    String(c[0]),
+  );
   return written
     .flatMap((chunk) => chunk.split('\n'))
     .filter((line) => line.includes(correlationId))
@@ -66,7 +68,10 @@ function logLinesFor(correlationId: string, mark: { out: number; err: number }):
 async function call(authorization: string) {
   const correlationId = randomUUID();
   const mark = { out: out.mock.calls.length, err: err.mock.calls.length };
-  const answer = await h.post({ query: QUERY }, { authorization, headers: { 'x-correlation-id': correlationId } });
+  const answer = await h.post(
+    { query: QUERY },
+    { authorization, headers: { 'x-correlation-id': correlationId } },
+  );
   return { answer, lines: logLinesFor(correlationId, mark) };
 }
 
@@ -133,7 +138,11 @@ const forgeries: Forgery[] = [
         .sign(h.signingKey.key),
     'ERR_JWT_CLAIM_VALIDATION_FAILED',
   ],
-  ['kid as a path traversal', async () => h.token({ kid: '../keys/private.jwk.json' }), 'ERR_JWKS_NO_MATCHING_KEY'],
+  [
+    'kid as a path traversal',
+    async () => h.token({ kid: '../keys/private.jwk.json' }),
+    'ERR_JWKS_NO_MATCHING_KEY',
+  ],
   [
     "another key's kid, signed by that key",
     async () => {
@@ -164,7 +173,11 @@ const forgeries: Forgery[] = [
     async () => {
       const other = await generateKeyPair('ES256');
       return new SignJWT({ [ROLES_CLAIM]: ['admin'] })
-        .setProtectedHeader({ alg: 'ES256', kid: h.signingKey.kid, jku: 'https://attacker.example/jwks.json' })
+        .setProtectedHeader({
+          alg: 'ES256',
+          kid: h.signingKey.kid,
+          jku: 'https://attacker.example/jwks.json',
+        })
         .setSubject('mallory')
         .setIssuer(TOKEN_SETTINGS.issuer)
         .setAudience(TOKEN_SETTINGS.audience)
@@ -220,7 +233,12 @@ const forgeries: Forgery[] = [
     'a correctly signed token demanding an unknown critical extension',
     async () => {
       // jose will not sign this header, so it is signed by hand (ES256 over WebCrypto is JWS's r || s).
-      const header = { alg: 'ES256', kid: h.signingKey.kid, crit: ['x-goldgate-bypass'], 'x-goldgate-bypass': true };
+      const header = {
+        alg: 'ES256',
+        kid: h.signingKey.kid,
+        crit: ['x-goldgate-bypass'],
+        'x-goldgate-bypass': true,
+      };
       const input = `${segment(header)}.${segment(validClaims())}`;
       const signature = await globalThis.crypto.subtle.sign(
         { name: 'ECDSA', hash: 'SHA-256' },
@@ -236,26 +254,29 @@ const forgeries: Forgery[] = [
 describe('forged and tampered tokens', () => {
   const bodies = new Set<string>();
 
-  it.each(forgeries)('%s: 401, the generic body, the reason only in the log', async (_name, build, reason) => {
-    const token = await build();
-    const { answer, lines } = await call(`Bearer ${token}`);
-    expect(answer.status).toBe(401);
-    expect(answer.text.trimEnd()).toBe(UNAUTHORIZED_BODY);
-    expect(answer.headers.get('www-authenticate')).toBe('Bearer');
-    bodies.add(answer.text);
-    expect(answer.text).not.toContain(reason);
+  it.each(forgeries)(
+    '%s: 401, the generic body, the reason only in the log',
+    async (_name, build, reason) => {
+      const token = await build();
+      const { answer, lines } = await call(`Bearer ${token}`);
+      expect(answer.status).toBe(401);
+      expect(answer.text.trimEnd()).toBe(UNAUTHORIZED_BODY);
+      expect(answer.headers.get('www-authenticate')).toBe('Bearer');
+      bodies.add(answer.text);
+      expect(answer.text).not.toContain(reason);
 
-    const failures = lines.filter((l) => l.message === 'authentication failed');
-    expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatchObject({ level: 'WARN', reason });
-    // No data access was logged, and the token itself never reaches the log.
-    expect(lines.some((l) => l.audit === true)).toBe(false);
-    const signature = token.split('.')[2] ?? '';
-    for (const line of lines) {
-      expect(JSON.stringify(line)).not.toContain(token.split('.')[1]);
-      if (signature.length > 8) expect(JSON.stringify(line)).not.toContain(signature);
-    }
-  });
+      const failures = lines.filter((l) => l.message === 'authentication failed');
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).toMatchObject({ level: 'WARN', reason });
+      // No data access was logged, and the token itself never reaches the log.
+      expect(lines.some((l) => l.audit === true)).toBe(false);
+      const signature = token.split('.')[2] ?? '';
+      for (const line of lines) {
+        expect(JSON.stringify(line)).not.toContain(token.split('.')[1]);
+        if (signature.length > 8) expect(JSON.stringify(line)).not.toContain(signature);
+      }
+    },
+  );
 
   it('every forgery got the very same body', () => {
     expect(bodies.size).toBe(1);
@@ -264,7 +285,10 @@ describe('forged and tampered tokens', () => {
 
 describe('the builders above are sound', () => {
   it('the untampered tokens they start from are accepted, with nothing logged as a failure', async () => {
-    for (const token of [await h.adminToken(), await h.token({ roles: ['admin'], extraClaims: { [REGIONS_CLAIM]: ['EU'] } })]) {
+    for (const token of [
+      await h.adminToken(),
+      await h.token({ roles: ['admin'], extraClaims: { [REGIONS_CLAIM]: ['EU'] } }),
+    ]) {
       const { answer, lines } = await call(`Bearer ${token}`);
       expect(answer.status).toBe(200);
       expect(answer.json?.errors).toBeUndefined();

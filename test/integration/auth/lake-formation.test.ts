@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  LakeFormationPolicySource,
   type LakeFormationMapping,
+  LakeFormationPolicySource,
   type PolicySourceLog,
   parseLakeFormationMapping,
 } from '../../../src/adapters/policy-source/lake-formation.js';
@@ -75,7 +75,12 @@ beforeEach(async () => {
     filters: [
       // Multi-filter grant: two filters of csm on one table, one with a wildcard exclusion.
       lfFilter('customer_360', 'csm_emea', { expression: "region IN ('EU','UK')" }, { excluding: ['phone'] }),
-      lfFilter('customer_360', 'csm_na', { expression: "region = 'NA'" }, { names: ['customer_id', 'name', 'region', 'email'] }),
+      lfFilter(
+        'customer_360',
+        'csm_na',
+        { expression: "region = 'NA'" },
+        { names: ['customer_id', 'name', 'region', 'email'] },
+      ),
       // The same filter name on another table: csm inherits both.
       lfFilter('kpi_funnel', 'csm_emea', 'all', { excluding: [] }),
       // Two wildcard filters with different exclusions: the union excludes only what both exclude.
@@ -120,13 +125,19 @@ beforeEach(async () => {
         },
       }),
       permission({ Table: { CatalogId: ACCOUNT, DatabaseName: 'goldgate_gold', Name: 'ar_aging' } }),
-      permission({ Table: { CatalogId: ACCOUNT, DatabaseName: 'goldgate_gold', Name: 'mrr_monthly' } }, ['DESCRIBE']),
+      permission({ Table: { CatalogId: ACCOUNT, DatabaseName: 'goldgate_gold', Name: 'mrr_monthly' } }, [
+        'DESCRIBE',
+      ]),
       {
-        ...permission({ Table: { CatalogId: ACCOUNT, DatabaseName: 'goldgate_gold', Name: 'revenue_cohorts' } }),
+        ...permission({
+          Table: { CatalogId: ACCOUNT, DatabaseName: 'goldgate_gold', Name: 'revenue_cohorts' },
+        }),
         Condition: { Expression: "context.region = 'eu'" },
       },
       {
-        ...permission({ Table: { CatalogId: ACCOUNT, DatabaseName: 'goldgate_gold', Name: 'kpi_retention' } }),
+        ...permission({
+          Table: { CatalogId: ACCOUNT, DatabaseName: 'goldgate_gold', Name: 'kpi_retention' },
+        }),
         Principal: { DataLakePrincipalIdentifier: `arn:aws:iam::${ACCOUNT}:role/someone-else` },
       },
     ],
@@ -205,7 +216,10 @@ describe('Lake Formation filters and LF-tags become the policy document', () => 
   });
 
   it('reports LF-tags that disagree with the catalog, and mapped filters LF does not have', async () => {
-    lf.state.columnTags.customer_360 = lfColumnTags({ email: { pii: 'phone' }, company_name: { pii: 'email' } });
+    lf.state.columnTags.customer_360 = lfColumnTags({
+      email: { pii: 'phone' },
+      company_name: { pii: 'email' },
+    });
     const mapping = parseLakeFormationMapping({
       ...MAPPING,
       roles: { ...MAPPING.roles, ghost: { filters: ['no_such_filter'] } },
@@ -222,7 +236,7 @@ describe('Lake Formation filters and LF-tags become the policy document', () => 
     // The catalog's classes hold whatever LF says.
     expect(snapshot.document.classification).toEqual({ customer_360: { company_name: 'email' } });
     const warned = logged.filter((l) => l.level === 'warn').map((l) => l.extra.warning);
-    expect(warned).toEqual(expect.arrayContaining(snapshot.warnings));
+    expect(warned).toEqual(expect.arrayContaining([...snapshot.warnings]));
   });
 
   it('onPiiDisagreement: fail refuses the policy', async () => {
@@ -243,7 +257,9 @@ describe('Lake Formation filters and LF-tags become the policy document', () => 
     expect(listCalls.slice(1).every((r) => typeof r.body.NextToken === 'string')).toBe(true);
     expect(lf.requests.filter((r) => r.operation === 'ListPermissions').length).toBeGreaterThan(1);
     const tagged = lf.requests.filter((r) => r.operation === 'GetResourceLFTags').map((r) => r.body.Resource);
-    expect(tagged).toContainEqual({ Table: { CatalogId: ACCOUNT, DatabaseName: 'goldgate_gold', Name: 'gold_invoices_v' } });
+    expect(tagged).toContainEqual({
+      Table: { CatalogId: ACCOUNT, DatabaseName: 'goldgate_gold', Name: 'gold_invoices_v' },
+    });
     expect(lf.requests.every((r) => r.signed)).toBe(true);
   });
 
@@ -255,9 +271,15 @@ describe('Lake Formation filters and LF-tags become the policy document', () => 
     if (!c360 || !invoices) throw new Error('catalog');
     const csm = policy.accessFor({ subject: 's', roles: ['csm'], scopes: {} }, c360);
     expect(csm?.columns.has('phone')).toBe(false);
-    expect(csm?.rows).toEqual([[{ column: 'region', values: ['EU', 'UK'] }], [{ column: 'region', values: ['NA'] }]]);
+    expect(csm?.rows).toEqual([
+      [{ column: 'region', values: ['EU', 'UK'] }],
+      [{ column: 'region', values: ['NA'] }],
+    ]);
     // The claim can narrow the LF filter's regions, never widen them.
-    const regional = policy.accessFor({ subject: 's', roles: ['regional'], scopes: { regions: ['EU', 'APAC'] } }, invoices);
+    const regional = policy.accessFor(
+      { subject: 's', roles: ['regional'], scopes: { regions: ['EU', 'APAC'] } },
+      invoices,
+    );
     expect(regional?.rows).toEqual([[{ column: 'region', values: ['EU'] }]]);
     expect(regional?.detail).toBe(false);
     // company_name is PII only in LF: finance reads PII partially, so it does not see it at all.
@@ -267,7 +289,9 @@ describe('Lake Formation filters and LF-tags become the policy document', () => 
   });
 
   it('a mapped filter outside the row filter grammar fails the load, naming the filter and the position', async () => {
-    lf.state.filters.push(lfFilter('customer_360', 'csm_na', { expression: "region <> 'NA'" }, { excluding: [] }));
+    lf.state.filters.push(
+      lfFilter('customer_360', 'csm_na', { expression: "region <> 'NA'" }, { excluding: [] }),
+    );
     await expect(source().load()).rejects.toMatchObject({
       code: 'POLICY_INVALID',
       message: expect.stringContaining(`filter "csm_na" on customer_360: row filter "region <> 'NA'" at 8`),
@@ -302,11 +326,16 @@ describe('caching and refresh', () => {
     expect(await lfSource.load()).toBe(first);
     const failure = logged.find((l) => l.level === 'error');
     expect(failure?.message).toBe('policy refresh failed; keeping the last good policy');
-    expect(failure?.extra).toMatchObject({ digest: first.digest, error: { code: 'POLICY_SOURCE_UNAVAILABLE' } });
+    expect(failure?.extra).toMatchObject({
+      digest: first.digest,
+      error: { code: 'POLICY_SOURCE_UNAVAILABLE' },
+    });
 
     // A refresh whose data no longer fits is refused the same way.
     lf.state.failWith = undefined;
-    lf.state.filters.push(lfFilter('customer_360', 'csm_emea', { expression: 'region = EU' }, { excluding: [] }));
+    lf.state.filters.push(
+      lfFilter('customer_360', 'csm_emea', { expression: 'region = EU' }, { excluding: [] }),
+    );
     expect(await lfSource.refresh()).toBe(false);
     expect(await lfSource.load()).toBe(first);
 
@@ -346,10 +375,16 @@ describe('caching and refresh', () => {
 describe('the mapping file', () => {
   it('is checked with every problem named', () => {
     expect(() =>
-      parseLakeFormationMapping({ version: 1, database: '', roles: { CSM: {}, ok: { filters: [{ nme: 'x' }] } } }, 'lf.yaml'),
+      parseLakeFormationMapping(
+        { version: 1, database: '', roles: { CSM: {}, ok: { filters: [{ nme: 'x' }] } } },
+        'lf.yaml',
+      ),
     ).toThrow(/^lf\.yaml: database: .*roles\.CSM/);
     try {
-      parseLakeFormationMapping({ version: 1, database: 'd', roles: { ok: { pii: { email: 'blur' } } } }, 'lf.yaml');
+      parseLakeFormationMapping(
+        { version: 1, database: 'd', roles: { ok: { pii: { email: 'blur' } } } },
+        'lf.yaml',
+      );
       expect.unreachable();
     } catch (error) {
       expect((error as { code: string }).code).toBe('LF_MAPPING_INVALID');

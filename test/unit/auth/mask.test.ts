@@ -96,7 +96,9 @@ describe('maskValue: hash, redact, none', () => {
   it('property: hash is deterministic (equal in, equal out)', () => {
     fc.assert(
       fc.property(fc.string(), (clear) => {
-        expect(maskValue('hash', 'email', clear, SECRET)).toBe(maskValue('hash', 'phone', `${clear}`, SECRET));
+        expect(maskValue('hash', 'email', clear, SECRET)).toBe(
+          maskValue('hash', 'phone', `${clear}`, SECRET),
+        );
       }),
     );
   });

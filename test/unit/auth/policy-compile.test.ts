@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { MartAccess } from '../../../src/auth/access.js';
 import { compilePolicy, validatePolicy } from '../../../src/auth/policy/compile.js';
 import { PolicyInvalidError } from '../../../src/auth/policy/errors.js';
-import type { PolicyDocument } from '../../../src/auth/policy/model.js';
+import type { PolicyDocument, PolicyDocumentInput } from '../../../src/auth/policy/model.js';
 import type { Principal } from '../../../src/auth/principal.js';
 import { findMart, MARTS } from '../../../src/catalog/index.js';
 import type { MartDef } from '../../../src/catalog/types.js';
@@ -175,7 +175,10 @@ describe('compilePolicy: union of roles', () => {
   });
 
   it('row scopes combine by OR, each role its own AND-group', () => {
-    const a = access(who(['contacts', 'hasher'], { regions: ['NA', 'EU'], customer_ids: ['7'] }), 'customer_360');
+    const a = access(
+      who(['contacts', 'hasher'], { regions: ['NA', 'EU'], customer_ids: ['7'] }),
+      'customer_360',
+    );
     expect(a.rows).toEqual([
       [{ column: 'customer_id', values: ['7'] }],
       [{ column: 'region', values: ['EU', 'NA'] }],
@@ -332,7 +335,9 @@ describe('validatePolicy', () => {
       version: 1,
       roles: {
         x: {
-          marts: { invoices: { columns: '*', rows: [{ dimension: 'region', claim: 'regions', values: ['EU'] }] } },
+          marts: {
+            invoices: { columns: '*', rows: [{ dimension: 'region', claim: 'regions', values: ['EU'] }] },
+          },
         },
       },
     });
@@ -372,7 +377,9 @@ describe('validatePolicy', () => {
       problems({
         version: 1,
         roles: {
-          x: { marts: { revenue_cohorts: { columns: '*', rows: [{ dimension: 'region', claim: 'regions' }] } } },
+          x: {
+            marts: { revenue_cohorts: { columns: '*', rows: [{ dimension: 'region', claim: 'regions' }] } },
+          },
         },
       }),
     ).toEqual(['roles.x.marts.revenue_cohorts.rows.0.dimension: revenue_cohorts has no region dimension']);
@@ -418,10 +425,13 @@ describe('validatePolicy', () => {
   });
 
   it('compilePolicy throws every problem at once with code POLICY_INVALID', () => {
-    const bad = { version: 1, roles: { x: { marts: { nope: { columns: '*' }, invoices: { columns: ['zz'] } } } } };
-    expect(() => compilePolicy(bad as PolicyDocument, MARTS)).toThrow(PolicyInvalidError);
+    const bad: PolicyDocumentInput = {
+      version: 1,
+      roles: { x: { marts: { nope: { columns: '*' }, invoices: { columns: ['zz'] } } } },
+    };
+    expect(() => compilePolicy(bad, MARTS)).toThrow(PolicyInvalidError);
     try {
-      compilePolicy(bad as PolicyDocument, MARTS);
+      compilePolicy(bad, MARTS);
     } catch (error) {
       expect((error as PolicyInvalidError).code).toBe('POLICY_INVALID');
       expect((error as PolicyInvalidError).problems).toHaveLength(2);

@@ -74,7 +74,9 @@ roles:
         colums: "*"
 `;
     const at = positionOf(text, 'colums');
-    expect(problemsOf(text)).toEqual([`policies/test.yaml:${at.line}:${at.column} Unrecognized key: "colums"`]);
+    expect(problemsOf(text)).toEqual([
+      `policies/test.yaml:${at.line}:${at.column} Unrecognized key: "colums"`,
+    ]);
   });
 
   it('a bad value points at the value; every problem is listed', () => {
@@ -136,7 +138,11 @@ roles:
 
 describe('FilePolicySource', () => {
   it('a missing file is POLICY_UNREADABLE, naming the file but not the reason of the OS beyond its code', async () => {
-    const source = new FilePolicySource({ file: join(dir, 'absent.yaml'), marts: MARTS, displayName: 'absent.yaml' });
+    const source = new FilePolicySource({
+      file: join(dir, 'absent.yaml'),
+      marts: MARTS,
+      displayName: 'absent.yaml',
+    });
     await expect(source.load()).rejects.toMatchObject({
       code: 'POLICY_UNREADABLE',
       message: 'absent.yaml: cannot be read (ENOENT)',

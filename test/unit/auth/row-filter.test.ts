@@ -9,9 +9,10 @@ describe('parseRowFilter: the accepted grammar', () => {
     ["region IN ('EU','US')", [[{ column: 'region', values: ['EU', 'US'] }]]],
     ["REGION in ( 'EU' , 'EU' )", [[{ column: 'region', values: ['EU'] }]]],
     ['"region" = \'EU\'', [[{ column: 'region', values: ['EU'] }]]],
-    ["customer_id IN ('460000000000000001', '460000000000000002')", [
-      [{ column: 'customer_id', values: ['460000000000000001', '460000000000000002'] }],
-    ]],
+    [
+      "customer_id IN ('460000000000000001', '460000000000000002')",
+      [[{ column: 'customer_id', values: ['460000000000000001', '460000000000000002'] }]],
+    ],
     ["name = 'O''Brien'", [[{ column: 'name', values: ["O'Brien"] }]]],
     [
       "region = 'EU' AND segment = 'business'",
@@ -22,7 +23,10 @@ describe('parseRowFilter: the accepted grammar', () => {
         ],
       ],
     ],
-    ["region = 'EU' OR region = 'US'", [[{ column: 'region', values: ['EU'] }], [{ column: 'region', values: ['US'] }]]],
+    [
+      "region = 'EU' OR region = 'US'",
+      [[{ column: 'region', values: ['EU'] }], [{ column: 'region', values: ['US'] }]],
+    ],
     [
       "(region = 'EU' OR region = 'US') AND segment = 'business'",
       [
@@ -58,16 +62,16 @@ describe('parseRowFilter: everything else is refused with its position', () => {
     ["region <> 'EU'", 8, '"<"'],
     ["region != 'EU'", 8, '"!"'],
     ['amount > 100', 8, '">"'],
-    ["region = EU", 10, 'quoted string'],
+    ['region = EU', 10, 'quoted string'],
     ['region = 1', 10, '"1"'],
     ["NOT region = 'EU'", 1, 'NOT'],
-    ["region IS NULL", 8, 'IS'],
+    ['region IS NULL', 8, 'IS'],
     ["region BETWEEN 'A' AND 'Z'", 8, 'BETWEEN'],
     ["lower(region) = 'eu'", 6, '"("'],
     ["region = 'EU'; DROP TABLE x", 14, '";"'],
     ["region = 'EU' -- comment", 15, '"-"'],
     ["region = 'EU' /* c */", 15, '"/"'],
-    ["region IN ()", 12, '")"'],
+    ['region IN ()', 12, '")"'],
     ["region IN ('EU'", 16, 'the end'],
     ["(region = 'EU'", 15, '")"'],
     ["region = 'EU')", 14, '")"'],
@@ -91,23 +95,51 @@ describe('parseRowFilter: everything else is refused with its position', () => {
 
   it('refuses expressions longer than Lake Formation allows and products of too many alternatives', () => {
     expect(() => parseRowFilter(`region IN (${Array(400).fill("'EU'").join(',')})`)).not.toThrow();
-    expect(() => parseRowFilter(`region IN (${Array(500).fill("'EU'").join(',')})`)).toThrow(/longer than 2048/);
+    expect(() => parseRowFilter(`region IN (${Array(500).fill("'EU'").join(',')})`)).toThrow(
+      /longer than 2048/,
+    );
     const seven = Array.from({ length: 7 }, (_, i) => `(a${i} = 'x' OR b${i} = 'y')`).join(' AND ');
     expect(() => parseRowFilter(seven)).toThrow(/more than 64 alternatives/);
   });
 });
 
 describe('parseRowFilter: properties', () => {
-  const identifier = fc.stringMatching(/^[a-z_][a-z0-9_]{0,15}$/).filter(
-    (s) => !['and', 'or', 'in', 'not', 'like', 'between', 'is', 'null', 'true', 'false', 'select', 'from', 'where', 'case', 'when', 'exists', 'any', 'all', 'some'].includes(s),
-  );
+  const identifier = fc
+    .stringMatching(/^[a-z_][a-z0-9_]{0,15}$/)
+    .filter(
+      (s) =>
+        ![
+          'and',
+          'or',
+          'in',
+          'not',
+          'like',
+          'between',
+          'is',
+          'null',
+          'true',
+          'false',
+          'select',
+          'from',
+          'where',
+          'case',
+          'when',
+          'exists',
+          'any',
+          'all',
+          'some',
+        ].includes(s),
+    );
   const value = fc.string({ maxLength: 12 });
   const quote = (v: string): string => `'${v.replaceAll("'", "''")}'`;
   const dnf = fc.array(
-    fc.array(fc.record({ column: identifier, values: fc.uniqueArray(value, { minLength: 1, maxLength: 4 }) }), {
-      minLength: 1,
-      maxLength: 3,
-    }),
+    fc.array(
+      fc.record({ column: identifier, values: fc.uniqueArray(value, { minLength: 1, maxLength: 4 }) }),
+      {
+        minLength: 1,
+        maxLength: 3,
+      },
+    ),
     { minLength: 1, maxLength: 3 },
   );
 
