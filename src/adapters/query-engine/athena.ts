@@ -141,11 +141,10 @@ export class AthenaQueryEngine implements QueryEngine {
         });
         return row;
       };
-      // Athena puts the column names first on the first page of a DML result only.
-      const skip = execution.StatementType === 'DML' ? 1 : 0;
       const stats = statsOf(id, execution);
       let pending: GetQueryResultsOutput | undefined = first;
-      let rowsToSkip = skip;
+      // Athena puts the column names first on the first page of a DML result only.
+      let rowsToSkip = execution.StatementType === 'DML' ? 1 : 0;
       let released = false;
       const release = async (): Promise<void> => {
         released = true;
