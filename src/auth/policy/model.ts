@@ -44,9 +44,15 @@ export const martGrantSchema = z
       z.array(z.string().min(1)).min(1),
       z.object({ allBut: z.array(z.string().min(1)).min(1) }).strict(),
     ]),
-    /** AND of rules, or `anyOf` AND-groups (a row matching any group); absent = every row. */
+    /**
+     * AND of rules, or `anyOf` AND-groups (a row matching any group); absent = every row.
+     * Empty lists are refused: `rows: []` would read as "no row" but mean every row.
+     */
     rows: z
-      .union([z.array(rowRuleSchema), z.object({ anyOf: z.array(z.array(rowRuleSchema)).min(1) }).strict()])
+      .union([
+        z.array(rowRuleSchema).min(1),
+        z.object({ anyOf: z.array(z.array(rowRuleSchema).min(1)).min(1) }).strict(),
+      ])
       .optional(),
     /** Masking by PII tag (`email`, `phone`) or `default`; a PII column not named here is redacted. */
     pii: z.record(z.string(), mask).optional(),

@@ -330,6 +330,16 @@ describe('validatePolicy', () => {
     expect(found.some((p) => p.startsWith('roles.x.marts.invoices.pii.default:'))).toBe(true);
   });
 
+  it('an empty rows list is refused: it would read as "no row" but mean every row', () => {
+    const found = problems({ version: 1, roles: { x: { marts: { invoices: { columns: '*', rows: [] } } } } });
+    expect(found.some((p) => p.startsWith('roles.x.marts.invoices.rows'))).toBe(true);
+    const empty = problems({
+      version: 1,
+      roles: { x: { marts: { invoices: { columns: '*', rows: { anyOf: [[]] } } } } },
+    });
+    expect(empty.some((p) => p.startsWith('roles.x.marts.invoices.rows'))).toBe(true);
+  });
+
   it('a rule with both claim and values, or neither, is refused', () => {
     const both = problems({
       version: 1,
