@@ -2,8 +2,9 @@ import type { ObjectStore } from '../adapters/object-store/port.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
 import { createGateway, type Gateway } from '../api/gateway.js';
 import type { IdeOptions } from '../api/static.js';
-import { adminOnlyPolicy } from '../auth/access.js';
 import { ensureDevKeys } from '../auth/dev-keys.js';
+import { maskRow } from '../auth/mask.js';
+import { createPolicy, type PolicyRuntime } from '../auth/policy/index.js';
 import { createVerifier } from '../auth/verify.js';
 import type { Config } from '../config/index.js';
 import { logger } from './logger.js';
@@ -14,6 +15,7 @@ export interface ApiRuntime {
   readonly store: ObjectStore;
   readonly engine: QueryEngine;
   readonly gateway: Gateway;
+  readonly policy: PolicyRuntime;
   close(): Promise<void>;
 }
 
@@ -27,11 +29,15 @@ export async function createApiRuntime(
   const store = createObjectStore(config);
   const engine = await createQueryEngine(config, store);
   const verifier = await createVerifier(config.auth);
+  // A bad policy fails start-up with every problem listed: never serve under a half-read policy.
+  const policy = await createPolicy(config);
+  const secret = policy.maskSecret;
   const gateway = await createGateway({
     engine,
     store,
     verifier,
-    policy: adminOnlyPolicy,
+    policy: policy.policy,
+    mask: (access, row) => maskRow(access, row, secret),
     logger,
     queryTimeoutMs: config.engine.queryTimeoutMs,
     maxPageSize: config.api.maxPageSize,
@@ -46,8 +52,10 @@ export async function createApiRuntime(
     store,
     engine,
     gateway,
+    policy,
     async close() {
       await gateway.stop();
+      await policy.close();
       await engine.close();
     },
   };

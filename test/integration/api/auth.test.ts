@@ -182,7 +182,7 @@ describe('a valid token without a grant on the mart', () => {
   }
 
   it.each([
-    ['analyst', ['analyst']],
+    ['a role the policy does not define', ['intern']],
     ['no role at all', []],
     ['a role named like admin', ['Admin', 'admins']],
   ] as const)('%s: customers answers NOT_FOUND, like a missing mart, and no data', async (_name, roles) => {
@@ -197,12 +197,19 @@ describe('a valid token without a grant on the mart', () => {
     expectNoCustomerData(answer.text);
   });
 
-  it('analyst: customer(id) of an existing customer answers NOT_FOUND and null', async () => {
+  it('analyst (aggregate-only on customer_360): rows are FORBIDDEN, no data', async () => {
+    const answer = await h.post({ query: QUERY }, { token: await h.token({ roles: ['analyst'] }) });
+    expect(answer.json?.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(answer.json?.data ?? null).toBeNull();
+    expectNoCustomerData(answer.text);
+  });
+
+  it('a role without grants: customer(id) of an existing customer answers NOT_FOUND and null', async () => {
     const missing = await missingMartError();
     const id = allIds[5];
     const answer = await h.post(
       { query: 'query ($id: ID!) { customer(id: $id) { customerId name } }', variables: { id } },
-      { token: await h.token({ roles: ['analyst'] }) },
+      { token: await h.token({ roles: ['intern'] }) },
     );
     expect(answer.json).toStrictEqual({
       errors: [{ message: missing.message, extensions: { code: 'NOT_FOUND' }, path: ['customer'] }],
