@@ -19,6 +19,7 @@ import { buildTypeDefs } from '../schema/sdl.js';
 import { AnswerCache, type CachedAnswer } from './cache.js';
 import { HTTP_STATUS, PUBLIC_CODES, unauthenticated } from './errors.js';
 import { isArmorRejection, QUERY_TOO_COMPLEX, rowBudgetPlugin } from './guards.js';
+import { handleRest, isPublicRestPath, isRestPath, restErrorResponse } from './rest.js';
 import { createIdeRoutes, type IdeOptions } from './static.js';
 
 export interface GatewayOptions {
@@ -205,8 +206,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       const started = Date.now();
       const correlationId = request.headers['x-correlation-id']?.slice(0, 64) || randomUUID();
       if (request.path === '/health' && request.method === 'GET') return json(200, { status: 'ok' });
-      if (request.path !== '/graphql')
+      const rest = isRestPath(request.path);
+      if (!rest && request.path !== '/graphql')
         return json(404, { error: { code: 'NOT_FOUND', message: 'not found' } });
+      // The public OpenAPI document needs no token (it describes shapes, never data).
+      if (rest && isPublicRestPath(request.path)) {
+        return withCorrelation(
+          await handleRest(request, undefined, { logger: log }).catch((e) => restErrorResponse(e, log)),
+          correlationId,
+        );
+      }
       let ctx: GatewayContext;
       try {
         ctx = await context(request.headers.authorization, correlationId, request.signal);
@@ -217,10 +226,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         request.method.toUpperCase(),
         request.path,
         request.search,
+        // REST answers differ by format (JSON page vs streamed export).
+        rest ? (request.headers.accept ?? '') : '',
         typeof request.body === 'string' ? request.body : JSON.stringify(request.body ?? null),
       ];
-      // Only queries are cached: Apollo refuses anything else over GET, and POST bodies are read-only queries here.
-      const { response, hit } = await cached(ctx, parts, () => graphql(request, ctx));
+      const compute = rest
+        ? () =>
+            handleRest(request, ctx, { logger: log }).catch((e: unknown) =>
+              restErrorResponse(e, ctx.scope.log),
+            )
+        : () => graphql(request, ctx);
+      // Only reads exist: GraphQL has no mutations and REST answers GET only. Streams are never cached.
+      const { response, hit } = await cached(ctx, parts, compute);
       const stats = ctx.scope.stats;
       ctx.scope.log.info('request', {
         method: request.method,
