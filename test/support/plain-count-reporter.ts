@@ -7,7 +7,10 @@ import type { Reporter, SerializedError, TestModule } from 'vitest/node';
  * unhandled errors count too: the line never reads clean when the run is not.
  */
 export default class PlainCountReporter implements Reporter {
-  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>): void {
+  onTestRunEnd(
+    testModules: ReadonlyArray<TestModule>,
+    unhandledErrors: ReadonlyArray<SerializedError>,
+  ): void {
     let passed = 0;
     let failed = unhandledErrors.length;
     let skipped = 0;

@@ -177,6 +177,7 @@ export class DuckDbQueryEngine implements QueryEngine {
 class InterruptGuard {
   private reason: 'timeout' | 'abort' | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
+  private repeat: NodeJS.Timeout | undefined;
   private readonly onAbort = (): void => this.stop('abort');
 
   constructor(
@@ -203,6 +204,7 @@ class InterruptGuard {
 
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.repeat) clearInterval(this.repeat);
     this.request.signal?.removeEventListener('abort', this.onAbort);
   }
 
@@ -210,6 +212,10 @@ class InterruptGuard {
     if (this.reason) return;
     this.reason = reason;
     this.connection.interrupt();
+    // An interrupt that lands between two statements (or just before one starts) is lost:
+    // keep interrupting until the statement has ended and the guard is disposed.
+    this.repeat = setInterval(() => this.connection.interrupt(), 20);
+    this.repeat.unref();
   }
 
   private stoppedError(): Error {

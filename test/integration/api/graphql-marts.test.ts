@@ -213,7 +213,6 @@ function apiValue(c: ColumnDef, v: unknown): unknown {
 }
 
 describe('relations', () => {
-  const customers = findMart('customer_360') as MartDef;
   const invoices = findMart('invoices') as MartDef;
 
   it('customer -> invoices -> payments equal the joins computed in SQL', async () => {
