@@ -165,7 +165,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const hit = await cache.lookup(key, current);
     if (hit) return { response: fromCache(hit), hit: true };
     const response = await compute();
-    if (response.status === 200 && typeof response.body === 'string' && !response.body.includes('"errors"')) {
+    if (
+      response.status === 200 &&
+      typeof response.body === 'string' &&
+      !ctx.scope.uncacheable &&
+      !response.body.includes('"errors"')
+    ) {
       cache.store(key, ctx.scope.touched, {
         status: response.status,
         headers: [...response.headers],

@@ -7,6 +7,7 @@ import { findMart } from '../catalog/index.js';
 import type { ColumnDef, MartDef, RelationDef } from '../catalog/types.js';
 import { goldDataset } from '../lake/layout.js';
 import { type LatestPointer, resolveLatest } from '../lake/publish.js';
+import { freshness, type MartFreshness } from '../ops/index.js';
 import type { SqlFragment } from '../sql/fragment.js';
 import type { Admission } from './admission.js';
 import {
@@ -45,6 +46,8 @@ export class RequestScope {
   /** Gold versions this request read, `mart@schema_v` -> run id (part of the answer-cache key). */
   readonly touched = new Map<string, string>();
   readonly stats: RequestStats = { engineQueries: 0, bytesScanned: 0, cacheHits: 0, cacheMisses: 0 };
+  /** Set when the answer depends on the clock (freshness, SLA state): it must not be cached. */
+  uncacheable = false;
 
   constructor(
     readonly principal: Principal,
@@ -416,6 +419,19 @@ export class MartReader {
       out.set(parent, { rows: this.masked(access, hasMore ? rows.slice(0, args.first) : rows), hasMore });
     }
     return out;
+  }
+
+  /**
+   * How fresh a mart's served answer is (version, newest source change, SLA
+   * state), under the same access rule as the mart: unknown or forbidden marts
+   * raise NOT_FOUND. Depends on the clock, so the answer is not cached.
+   */
+  async freshness(scope: RequestScope, martName: string): Promise<MartFreshness> {
+    const access = this.access(scope, martName);
+    scope.uncacheable = true;
+    return freshness(this.options.store, access.mart.name, new Date(), {
+      schemaVersion: access.mart.schemaVersion,
+    });
   }
 
   /** Groups with count and measures; groups below the policy's minimum size never leave the engine. */

@@ -110,6 +110,8 @@ function listResolver(mart: MartDef): Resolver {
       edges: nodes.map((node, i) => ({ node, cursor: page.cursors[i] })),
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
       totalCount: page.totalCount,
+      // Resolved only when asked (graphql-js calls function-valued fields).
+      freshness: () => freshnessOf(ctx, mart.name),
     };
   };
 }
@@ -222,6 +224,34 @@ function aggregateResolver(mart: MartDef): Resolver {
   };
 }
 
+async function freshnessOf(ctx: GatewayContext, mart: string): Promise<Record<string, unknown>> {
+  const f = await ctx.reader.freshness(ctx.scope, mart);
+  return { ...f, sla: { ...f.sla, state: f.sla.state.toUpperCase() } };
+}
+
+/** The marts the caller may read: a mart without a grant is simply absent. */
+function martsResolver(marts: readonly MartDef[]): Resolver {
+  return (_parent, _args, ctx) =>
+    marts.flatMap((mart) => {
+      let detail: boolean;
+      try {
+        detail = ctx.reader.access(ctx.scope, mart.name).detail;
+      } catch {
+        return [];
+      }
+      return [
+        {
+          name: mart.name,
+          description: mart.description,
+          schemaVersion: mart.schemaVersion,
+          listField: detail ? mart.api.listField : null,
+          aggregateField: `${mart.api.listField}Aggregate`,
+          freshness: () => freshnessOf(ctx, mart.name),
+        },
+      ];
+    });
+}
+
 /**
  * Resolvers for every mart in the catalog: a list connection, aggregates,
  * a fetch by id for single-column keys, and relation fields, all through the
@@ -245,5 +275,6 @@ export function buildResolvers(
       );
     }
   }
+  query.marts = martsResolver(marts);
   return { Query: query, ...types, Decimal: DecimalScalar, Date: DateScalar, DateTime: DateTimeScalar };
 }

@@ -34,6 +34,69 @@ function block(text: string): string {
   return `"""${text.replace(/"""/g, '\\"""')}"""`;
 }
 
+/** Freshness and the mart listing: the same for every mart. */
+const FRESHNESS_TYPES = `"A source change included in a served version."
+type SourceChange {
+  source: String!
+  "The newest source timestamp of that source the version includes."
+  at: DateTime!
+}
+
+"The Gold version a mart serves now."
+type ServedVersion {
+  runId: String!
+  publishedAt: DateTime!
+  builtAt: DateTime!
+  readyAt: DateTime!
+  rowCount: Int!
+  "Set when this version was served again by a rollback from that run."
+  rolledBackFrom: String
+  failedChecks: [String!]!
+}
+
+enum SlaState {
+  ON_TIME
+  LATE
+  BREACHED
+  UNKNOWN
+}
+
+"The mart's freshness promise and whether it holds now."
+type SlaStatus {
+  "deadline (daily by a local time) or max_age."
+  kind: String!
+  description: String!
+  state: SlaState!
+  reasons: [String!]!
+  evaluatedAt: DateTime!
+  dueAt: DateTime
+  deliveredAt: DateTime
+  ageSeconds: Int
+  breachedSince: DateTime
+}
+
+"How fresh a mart's answer is."
+type Freshness {
+  mart: String!
+  schemaVersion: Int!
+  "Null before the first publish."
+  served: ServedVersion
+  "Newest first, per source."
+  newestSourceChange: [SourceChange!]!
+  sla: SlaStatus!
+}
+
+"A mart you may read."
+type MartInfo {
+  name: String!
+  description: String!
+  schemaVersion: Int!
+  "The root field listing its rows (null when you may read aggregates only)."
+  listField: String
+  aggregateField: String!
+  freshness: Freshness!
+}`;
+
 /** Columns that may be grouped by (everything but measures). */
 export function dimensionColumns(mart: MartDef): ColumnDef[] {
   return mart.columns.filter((c) => !isMeasureColumn(c));
@@ -93,7 +156,7 @@ function martTypes(mart: MartDef, used: Set<ApiType>): string[] {
   parts.push(`input ${t}OrderBy {\n  field: ${t}OrderField!\n  direction: SortDirection = ASC\n}`);
   parts.push(`type ${t}Edge {\n  cursor: String!\n  node: ${t}!\n}`);
   parts.push(
-    `type ${t}Connection {\n  edges: [${t}Edge!]!\n  nodes: [${t}!]!\n  pageInfo: PageInfo!\n  "Rows matching the filter (costs one more query; ask only when needed)."\n  totalCount: Int!\n}`,
+    `type ${t}Connection {\n  edges: [${t}Edge!]!\n  nodes: [${t}!]!\n  pageInfo: PageInfo!\n  "Rows matching the filter (costs one more query; ask only when needed)."\n  totalCount: Int!\n  "How fresh the served version of ${mart.name} is (answers asking for it are never cached)."\n  freshness: Freshness!\n}`,
   );
 
   const dims = dimensionColumns(mart);
@@ -135,6 +198,7 @@ export function buildTypeDefs(marts: readonly MartDef[]): string {
     'scalar DateTime',
     'enum SortDirection {\n  ASC\n  DESC\n}',
     'type PageInfo {\n  hasNextPage: Boolean!\n  "Pass as `after` to get the next page."\n  endCursor: String\n}',
+    FRESHNESS_TYPES,
   ];
   const roots: string[] = [];
   for (const mart of marts) {
@@ -154,6 +218,7 @@ export function buildTypeDefs(marts: readonly MartDef[]): string {
     }
   }
   for (const api of used) parts.push(filterInput(api));
+  roots.push('  "The marts you may read, with their freshness."\n  marts: [MartInfo!]!');
   parts.push(`type Query {\n${roots.join('\n')}\n}`);
   return parts.join('\n\n');
 }
