@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { ApolloServer, type ApolloServerPlugin, type GraphQLRequestContext, HeaderMap } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLFormattedError } from 'graphql';
@@ -129,6 +133,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...(armor.plugins as unknown as ApolloServerPlugin<GatewayContext>[]),
       rowBudgetPlugin<GatewayContext>(options.guards.maxRows),
       ApolloServerPluginLandingPageDisabled(),
+      // Nothing is ever reported to Apollo's cloud, whatever APOLLO_* variables a stage sets.
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
       statusPlugin(),
     ],
     formatError: (formatted, error) => formatError(formatted, error, log),
