@@ -19,7 +19,7 @@ import { goldDataset, runPrefix } from '../../lake/layout.js';
 import { assertRunId } from '../../lake/run-id.js';
 import { logger } from '../../runtime/logger.js';
 import { ident, type SqlFragment } from '../../sql/fragment.js';
-import { bindInWhereOnly, trinoLiteral } from '../../transform/athena/bind.js';
+import { bindInWhereOnly, CLAUSES, QUERY_STARTS, trinoLiteral } from '../../transform/athena/bind.js';
 import { goldRunTable, qualified } from '../../transform/athena/config.js';
 import {
   AthenaQueryStateError,
@@ -603,26 +603,6 @@ const UNSAFE_FOR_REUSE = new Set([
   'SHUFFLE',
   'TABLESAMPLE',
 ]);
-const CLAUSES = new Set([
-  'SELECT',
-  'FROM',
-  'WHERE',
-  'GROUP',
-  'HAVING',
-  'WINDOW',
-  'ORDER',
-  'LIMIT',
-  'OFFSET',
-  'FETCH',
-  'JOIN',
-  'ON',
-  'USING',
-  'VALUES',
-  'UNION',
-  'INTERSECT',
-  'EXCEPT',
-]);
-const QUERY_STARTS = new Set(['SELECT', 'WITH', 'VALUES', 'TABLE']);
 /** At a query's own level, a comma in these clauses starts another relation. */
 const RELATION_LISTS = new Set(['FROM', 'JOIN', 'ON', 'USING']);
 

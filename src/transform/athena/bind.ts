@@ -39,7 +39,7 @@ function stringLiteral(value: string): string {
 }
 
 /** Keywords that start a clause of a query (at the query's own parenthesis level). */
-const CLAUSES = new Set([
+export const CLAUSES: ReadonlySet<string> = new Set([
   'SELECT',
   'FROM',
   'WHERE',
@@ -59,7 +59,7 @@ const CLAUSES = new Set([
   'EXCEPT',
 ]);
 /** A parenthesis opening with one of these holds a query of its own. */
-const QUERY_STARTS = new Set(['SELECT', 'WITH', 'VALUES', 'TABLE']);
+export const QUERY_STARTS: ReadonlySet<string> = new Set(['SELECT', 'WITH', 'VALUES', 'TABLE']);
 
 interface Level {
   readonly query: boolean;
