@@ -23,6 +23,7 @@ import { buildTypeDefs } from '../schema/sdl.js';
 import { AnswerCache, type CachedAnswer } from './cache.js';
 import { HTTP_STATUS, PUBLIC_CODES, unauthenticated } from './errors.js';
 import { isArmorRejection, QUERY_TOO_COMPLEX, rowBudgetPlugin } from './guards.js';
+import { createOpsRoutes, type OpsPageOptions } from './ops/routes.js';
 import { handleRest, isPublicRestPath, isRestPath, restErrorResponse } from './rest.js';
 import { createIdeRoutes, type IdeOptions } from './static.js';
 
@@ -48,6 +49,8 @@ export interface GatewayOptions {
   readonly production: boolean;
   /** Serve the GraphQL IDE page at `/` from this build (local server only; the Lambda API has none). */
   readonly ide?: IdeOptions;
+  /** Serve the ops page at `/ops` (local server only). Absent, it is served whenever `ide` is, with its token. */
+  readonly ops?: OpsPageOptions;
 }
 
 /** A request as every transport hands it to the core. */
@@ -156,6 +159,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   const ide = options.ide && createIdeRoutes(options.ide, log);
+  const opsOptions = options.ops ?? (options.ide && { token: options.ide.token });
+  const ops =
+    opsOptions &&
+    createOpsRoutes(opsOptions, {
+      store: options.store,
+      verifier: options.verifier,
+      unauthorized: UNAUTHORIZED,
+      logger: log,
+    });
 
   /** Answer from the cache when every mart the answer read still serves the same run; else compute and keep. */
   const cached = async (
@@ -215,6 +227,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     context,
     async handle(request) {
       if (ide?.matches(request)) return ide.handle(request);
+      if (ops?.matches(request)) return ops.handle(request);
       const started = Date.now();
       const correlationId = request.headers['x-correlation-id']?.slice(0, 64) || randomUUID();
       if (request.path === '/health' && request.method === 'GET') return json(200, { status: 'ok' });

@@ -92,7 +92,7 @@ describe('goldgate token', () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain(
-      'goldgate: "auditor" is a role the policy (policies/demo.yaml) does not define; defined: admin, analyst, csm, custify, databrain, finance',
+      'goldgate: "auditor" is a role the policy (policies/demo.yaml) does not define; defined: admin, analyst, csm, custify, databrain, finance, ops',
     );
   });
 

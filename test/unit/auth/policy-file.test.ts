@@ -184,8 +184,9 @@ describe('the demo policy (policies/demo.yaml)', () => {
   const FINANCE = ['invoices', 'payments', 'ar_aging', 'mrr_monthly', 'revenue_cohorts'];
   const KPI = ['kpi_daily_usage', 'kpi_funnel', 'kpi_retention'];
 
-  it('defines the six roles of the issue', () => {
-    expect(roles).toEqual(['admin', 'analyst', 'csm', 'custify', 'databrain', 'finance']);
+  it('defines the six roles of the issue, and ops (no mart: the ops page only)', () => {
+    expect(roles).toEqual(['admin', 'analyst', 'csm', 'custify', 'databrain', 'finance', 'ops']);
+    expect(accessOf(['ops']).size).toBe(0);
   });
 
   it('admin reads everything in clear', () => {
