@@ -1,12 +1,15 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { loadConfig } from '../config/index.js';
+import { describeError } from '../errors.js';
 import { LockHeldError } from '../lake/errors.js';
+import { checkSlas, checkSlasAfterRun } from '../ops/index.js';
 import { withCorrelation } from '../runtime/logger.js';
 import { createObjectStore, createQueryEngine } from '../runtime/stores.js';
 import { runPipeline } from '../transform/pipeline.js';
 
 /**
- * Lambda entry point of the scheduled pipeline: Bronze -> Silver -> Gold.
+ * Lambda entry point of the scheduled pipeline: Bronze -> Silver -> Gold, then
+ * the SLA check (logs and EMF metrics) so that a slipped mart shows at once.
  * A run still holding the lock makes this invocation a no-op, not a failure.
  */
 export async function handler(
@@ -15,6 +18,9 @@ export async function handler(
 ): Promise<{ status: string; runId?: string }> {
   const config = loadConfig();
   const log = withCorrelation(context.awsRequestId, { trigger: event.id ?? 'manual' });
+  // The SLA verdict is a report on the run, never its outcome: its own failure is only logged.
+  const slaCheckFailed = (error: unknown): void =>
+    log.warn('sla check failed', { error: describeError(error) });
   const store = createObjectStore(config);
   const engine = await createQueryEngine(config, store);
   try {
@@ -30,6 +36,7 @@ export async function handler(
       status: report.status,
       steps: report.steps.length,
     });
+    await checkSlasAfterRun(store, report, { logger: log }).catch(slaCheckFailed);
     return { status: report.status, runId: report.runId };
   } catch (error) {
     if (error instanceof LockHeldError) {
@@ -39,6 +46,8 @@ export async function handler(
       });
       return { status: 'skipped' };
     }
+    // A run that threw is when SLAs slip: report them now rather than at the next schedule.
+    await checkSlas(store, { kind: 'schedule' }, { logger: log }).catch(slaCheckFailed);
     throw error;
   } finally {
     await engine.close();

@@ -3,10 +3,14 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
+import { MARTS } from '../../../src/catalog/index.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { parseStreamTables } from '../../../src/handlers/ddb-stream.js';
 import { parseZohoSettings } from '../../../src/ingest/zoho/client.js';
+import { checkSlas, powertoolsSlaMetrics, SLA_METRICS } from '../../../src/ops/index.js';
 import {
   checkAlarms,
   checkAthenaWorkGroups,
@@ -15,11 +19,15 @@ import {
   checkFunctionRoles,
   checkIdentityPolicies,
   checkKeys,
+  checkMetricAlarms,
   checkNoSecretsInEnvironment,
   checkStreamMappings,
+  type ExpectedMetricAlarm,
   functionEnvironments,
+  identityPolicies,
   parseTemplate,
   physicalNames,
+  stringOf,
   type Template,
   withNames,
 } from './template-checks.js';
@@ -53,7 +61,71 @@ const PENDING_NAMES: ReadonlySet<string> = new Set([
 /** Set by the runtime or read by libraries (Powertools), not by goldgate's own code. */
 const LIBRARY_NAMES = /^(NODE_ENV|POWERTOOLS_[A-Z_]+|AWS_[A-Z_]+)$/;
 
-const FUNCTIONS = ['api', 'pipeline', 'zohoPull', 'zohoReconcile', 'ddbStream'] as const;
+const FUNCTIONS = ['api', 'pipeline', 'zohoPull', 'zohoReconcile', 'ddbStream', 'slaCheck'] as const;
+
+/** The Lake Formation operations the policy source calls, read from its imports of the SDK. */
+async function lakeFormationOperations(): Promise<string[]> {
+  const text = await readFile(join(repo, 'src/adapters/policy-source/lake-formation.ts'), 'utf8');
+  const imports = /import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-lakeformation'/.exec(text)?.[1] ?? '';
+  const operations = new Set<string>();
+  for (const name of imports.split(',').map((n) => n.trim())) {
+    const operation = /^paginate(\w+)$/.exec(name)?.[1] ?? /^(\w+)Command$/.exec(name)?.[1];
+    if (operation) operations.add(operation);
+  }
+  return [...operations].sort();
+}
+
+/**
+ * The SLA metric series the code writes, as CloudWatch will store them: run
+ * the SLA check over an empty lake with Powertools' EMF sink configured from
+ * `env` (the function's environment) and read the namespace and dimensions of
+ * each line it prints.
+ */
+async function emittedSlaSeries(
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<ExpectedMetricAlarm[]> {
+  const lake = await mkdtemp(join(tmpdir(), 'goldgate-sla-series-'));
+  const lines: string[] = [];
+  for (const name of ['POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME'])
+    vi.stubEnv(name, env[name] ?? '');
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  try {
+    await checkSlas(
+      new LocalObjectStore(lake),
+      { kind: 'schedule' },
+      { metrics: powertoolsSlaMetrics(), logger: new Logger({ logLevel: 'SILENT' }) },
+    );
+  } finally {
+    write.mockRestore();
+    vi.unstubAllEnvs();
+    await rm(lake, { recursive: true, force: true });
+  }
+  const series: ExpectedMetricAlarm[] = [];
+  for (const line of lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"'))) {
+    const emf = JSON.parse(line) as Record<string, unknown> & {
+      _aws: {
+        CloudWatchMetrics: Array<{
+          Namespace: string;
+          Dimensions: string[][];
+          Metrics: Array<{ Name: string }>;
+        }>;
+      };
+    };
+    for (const directive of emf._aws.CloudWatchMetrics) {
+      if (!directive.Metrics.some((m) => m.Name === SLA_METRICS.breached)) continue;
+      for (const set of directive.Dimensions)
+        series.push({
+          namespace: directive.Namespace,
+          metric: SLA_METRICS.breached,
+          dimensions: Object.fromEntries(set.map((name) => [name, String(emf[name])])),
+        });
+    }
+  }
+  return series;
+}
 
 async function sourceText(dir: string): Promise<string> {
   let text = '';
@@ -153,6 +225,52 @@ describe('npm run package -- --stage prod: the CloudFormation template', () => {
 
   it('alarms on function errors, stream iterator age and DLQ depth', () => {
     expect(checkAlarms(template)).toEqual([]);
+  });
+
+  it('alarms on every mart of the catalog breaching its SLA, on the series src/ops writes, missing data breaching', async () => {
+    const environments = functionEnvironments(template);
+    const slaCheck = environments.get('SlaCheckLambdaFunction') ?? {};
+    // The pipeline writes the same series after each run: both must write them to one place.
+    expect(environments.get('PipelineLambdaFunction')?.POWERTOOLS_METRICS_NAMESPACE).toBe(
+      slaCheck.POWERTOOLS_METRICS_NAMESPACE,
+    );
+    expect(slaCheck.POWERTOOLS_METRICS_NAMESPACE).toBe('goldgate/prod');
+    const series = await emittedSlaSeries(slaCheck);
+    expect(series.map((s) => s.dimensions.mart).sort()).toEqual(MARTS.map((m) => m.name).sort());
+    expect(checkMetricAlarms(template, series, { treatMissingData: 'breaching' })).toEqual([]);
+  });
+
+  it('checks SLAs every 5 minutes with a role that only reads Gold pointers and manifests', () => {
+    const rules = Object.values(template.Resources).filter(
+      (r) =>
+        r.Type === 'AWS::Events::Rule' &&
+        JSON.stringify(r.Properties?.Targets ?? []).includes('"SlaCheckLambdaFunction"'),
+    );
+    expect(rules.map((r) => r.Properties?.ScheduleExpression)).toEqual(['rate(5 minutes)']);
+    const statements = identityPolicies(template)
+      .filter((p) => p.owner.startsWith('SlaCheckRole/'))
+      .flatMap((p) => p.statements);
+    expect(new Set(statements.flatMap((s) => [s.Action].flat()))).toEqual(
+      new Set(['logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 's3:ListBucket', 'kms:Decrypt']),
+    );
+    const reads = statements
+      .filter((s) => [s.Action].flat().includes('s3:GetObject'))
+      .flatMap((s) => [s.Resource].flat().map(stringOf));
+    expect(reads.sort()).toEqual([
+      `\${GoldBucket.Arn}/gold/*/_LATEST.json`,
+      `\${GoldBucket.Arn}/gold/*/_SUCCESS`,
+    ]);
+  });
+
+  it('lets the api read what the Lake Formation policy source calls', async () => {
+    const operations = await lakeFormationOperations();
+    expect(operations).toEqual(expect.arrayContaining(['GetResourceLFTags', 'ListDataCellsFilter']));
+    const allowed = identityPolicies(template)
+      .filter((p) => p.owner.startsWith('ApiRole/'))
+      .flatMap((p) => p.statements)
+      .filter((s) => s.Effect === 'Allow')
+      .flatMap((s) => [s.Action].flat());
+    for (const operation of operations) expect(allowed).toContain(`lakeformation:${operation}`);
   });
 
   it('puts no secret value in function configuration', () => {

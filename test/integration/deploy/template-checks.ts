@@ -151,11 +151,20 @@ export function identityPolicies(template: Template): Array<{ owner: string; sta
 
 /**
  * Actions AWS authorises only on `Resource: '*'` and that reach no data by
- * themselves. None is used today; an entry here needs a reason beside it.
+ * themselves; an entry here needs a reason beside it. Lake Formation defines no
+ * IAM resource types at all (Service Authorization Reference, "Actions,
+ * resources, and condition keys for AWS Lake Formation": the resource types
+ * column is empty for every action), so each of its actions is one of these.
  */
 export const ACTIONS_ONLY_ON_STAR: ReadonlySet<string> = new Set<string>([
   // Vends Lake Formation's temporary credentials; the data access itself is Lake Formation's grant.
   'lakeformation:GetDataAccess',
+  // The Lake Formation policy source (api): data cells filters, i.e. grant definitions, never rows.
+  'lakeformation:ListDataCellsFilter',
+  // The Lake Formation policy source (api): grants of the mapped principals, filtered by the caller's own.
+  'lakeformation:ListPermissions',
+  // The Lake Formation policy source (api): the LF-tags on the Gold tables' columns (PII classes).
+  'lakeformation:GetResourceLFTags',
 ]);
 
 /** True when a resource string names everything, or any region, account or resource of a service. */
@@ -507,6 +516,94 @@ export function checkAlarms(template: Template): Finding[] {
       alarmsOn(template, 'AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', queue).length === 0
     )
       findings.push({ resource: queue, problem: 'no depth alarm' });
+  }
+  return findings;
+}
+
+/** An alarm a metric needs: exactly this namespace, metric name and set of dimensions. */
+export interface ExpectedMetricAlarm {
+  readonly namespace: string;
+  readonly metric: string;
+  readonly dimensions: Readonly<Record<string, string>>;
+}
+
+/** Options of {@link checkMetricAlarms}. */
+export interface MetricAlarmOptions {
+  /** What a period without a value means (`breaching` when silence is itself a failure). */
+  readonly treatMissingData: 'breaching' | 'notBreaching' | 'ignore' | 'missing';
+}
+
+function dimensionsOf(alarm: Resource): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const d of list(prop(alarm, 'Dimensions'))) {
+    const value = isRecord(d) ? stringOf(d.Value) : undefined;
+    if (!isRecord(d) || typeof d.Name !== 'string' || value === undefined) return undefined;
+    out[d.Name] = value;
+  }
+  return out;
+}
+
+function sameDimensions(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
+}
+
+/**
+ * Alarms on metrics the code writes itself (EMF): one alarm with an action
+ * for each expected series, matching its namespace, name and every dimension
+ * (CloudWatch matches the full set: one dimension more or less is another
+ * series, and the alarm would never see a value), with the given treatment of
+ * missing data. An alarm on one of those metrics that matches no expected
+ * series (a mart no longer in the catalog) is reported too: with missing data
+ * breaching it would stay in ALARM for ever.
+ */
+export function checkMetricAlarms(
+  template: Template,
+  expected: readonly ExpectedMetricAlarm[],
+  options: MetricAlarmOptions,
+): Finding[] {
+  const findings: Finding[] = [];
+  if (expected.length === 0) findings.push({ resource: '(expected)', problem: 'no metric series to check' });
+  const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
+  const describe = (e: ExpectedMetricAlarm): string =>
+    `${e.namespace} ${e.metric} ${Object.entries(e.dimensions)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}`;
+  for (const e of expected) {
+    const matching = alarms.filter(([, a]) => {
+      const dims = dimensionsOf(a);
+      return (
+        stringOf(prop(a, 'Namespace')) === e.namespace &&
+        prop(a, 'MetricName') === e.metric &&
+        dims !== undefined &&
+        sameDimensions(dims, e.dimensions)
+      );
+    });
+    if (matching.length === 0) {
+      findings.push({ resource: describe(e), problem: 'no alarm on this series' });
+      continue;
+    }
+    for (const [id, a] of matching) {
+      if (list(prop(a, 'AlarmActions')).length === 0)
+        findings.push({ resource: id, problem: 'no alarm action' });
+      if (prop(a, 'TreatMissingData') !== options.treatMissingData)
+        findings.push({
+          resource: id,
+          problem: `missing data is ${String(prop(a, 'TreatMissingData'))}, not ${options.treatMissingData}`,
+        });
+    }
+  }
+  for (const [id, a] of alarms) {
+    const namespace = stringOf(prop(a, 'Namespace'));
+    const metric = prop(a, 'MetricName');
+    const same = expected.filter((e) => e.namespace === namespace && e.metric === metric);
+    if (same.length === 0) continue;
+    const dims = dimensionsOf(a);
+    if (!dims || !same.some((e) => sameDimensions(dims, e.dimensions)))
+      findings.push({
+        resource: id,
+        problem: `watches a series the code does not write: ${JSON.stringify(dims)}`,
+      });
   }
   return findings;
 }

@@ -8,6 +8,7 @@ import {
   checkFunctionRoles,
   checkIdentityPolicies,
   checkKeys,
+  checkMetricAlarms,
   checkNoSecretsInEnvironment,
   checkStreamMappings,
   type Finding,
@@ -317,6 +318,40 @@ describe('CloudFormation checks', () => {
       ).toEqual([]);
     });
 
+    it('accept the Lake Formation policy source reads on *, but not beside a data action', () => {
+      const lakeFormation = [
+        'lakeformation:ListDataCellsFilter',
+        'lakeformation:ListPermissions',
+        'lakeformation:GetResourceLFTags',
+      ];
+      expect(
+        problems(`${STREAM_STATEMENTS}.3`, {
+          Sid: 'Lf',
+          Effect: 'Allow',
+          Action: lakeFormation,
+          Resource: '*',
+        }),
+      ).toEqual([]);
+      expect(
+        problems(`${STREAM_STATEMENTS}.3`, {
+          Sid: 'Lf',
+          Effect: 'Allow',
+          Action: [...lakeFormation, 's3:GetObject'],
+          Resource: '*',
+        }),
+      ).toEqual([
+        `StreamRole/stream#Lf: wildcard resource * for ${[...lakeFormation, 's3:GetObject'].join(', ')}`,
+      ]);
+      expect(
+        problems(`${STREAM_STATEMENTS}.3`, {
+          Sid: 'Lf',
+          Effect: 'Allow',
+          Action: 'lakeformation:GrantPermissions',
+          Resource: '*',
+        }),
+      ).toEqual(['StreamRole/stream#Lf: wildcard resource * for lakeformation:GrantPermissions']);
+    });
+
     it('reject NotAction, managed policies and roles others may assume', () => {
       expect(problems(`${STREAM_STATEMENTS}.2.NotAction`, 'iam:*')).toEqual([
         'StreamRole/stream#Dlq: Allow with NotAction',
@@ -496,5 +531,98 @@ describe('CloudFormation checks', () => {
     expect(isWildcardResource('arn:aws:dynamodb:eu-west-1:123456789012:table/t/stream/1')).toBe(false);
     expect(isWildcardResource('arn:aws:dynamodb:*:123456789012:table/t')).toBe(true);
     expect(isWildcardResource('${B.Arn}/bronze/*')).toBe(false);
+  });
+});
+
+describe('alarms on metrics the code writes', () => {
+  const series = ['customer_360', 'invoices'].map((mart) => ({
+    namespace: 'goldgate/prod',
+    metric: 'SlaBreached',
+    dimensions: { service: 'goldgate', mart },
+  }));
+
+  function slaAlarm(mart: string) {
+    return {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        Namespace: 'goldgate/prod',
+        MetricName: 'SlaBreached',
+        Dimensions: [
+          { Name: 'service', Value: 'goldgate' },
+          { Name: 'mart', Value: mart },
+        ],
+        TreatMissingData: 'breaching',
+        AlarmActions: [ref('Topic')],
+      },
+    };
+  }
+
+  type Alarms = { A: ReturnType<typeof slaAlarm>; B: ReturnType<typeof slaAlarm>; [more: string]: unknown };
+
+  function template(change?: (resources: Alarms) => void) {
+    const resources: Alarms = { A: slaAlarm('customer_360'), B: slaAlarm('invoices') };
+    change?.(resources);
+    return parseTemplate({ Resources: { Topic: { Type: 'AWS::SNS::Topic' }, ...resources } });
+  }
+
+  const found = (t: ReturnType<typeof template>) =>
+    checkMetricAlarms(t, series, { treatMissingData: 'breaching' }).map((f) => `${f.resource}: ${f.problem}`);
+
+  it('pass one alarm per series with an action, missing data breaching', () => {
+    expect(found(template())).toEqual([]);
+  });
+
+  it('reject a series without its alarm, or watched under another namespace, name or dimension set', () => {
+    const missing = 'goldgate/prod SlaBreached service=goldgate,mart=invoices: no alarm on this series';
+    expect(found(template((r) => Reflect.deleteProperty(r, 'B')))).toEqual([missing]);
+    expect(
+      found(
+        template((r) => {
+          r.B.Properties.Namespace = 'goldgate';
+        }),
+      ),
+    ).toEqual([missing]);
+    expect(
+      found(
+        template((r) => {
+          r.B.Properties.MetricName = 'SlaLate';
+        }),
+      ),
+    ).toEqual([missing]);
+    // CloudWatch matches every dimension: without `service` the alarm watches a series nobody writes.
+    expect(
+      found(
+        template((r) => {
+          r.B.Properties.Dimensions = [{ Name: 'mart', Value: 'invoices' }];
+        }),
+      ),
+    ).toEqual([missing, 'B: watches a series the code does not write: {"mart":"invoices"}']);
+  });
+
+  it('reject missing data that does not alarm, and an alarm without an action', () => {
+    expect(
+      found(
+        template((r) => {
+          r.A.Properties.TreatMissingData = 'notBreaching';
+          r.B.Properties.AlarmActions = [];
+        }),
+      ),
+    ).toEqual(['A: missing data is notBreaching, not breaching', 'B: no alarm action']);
+  });
+
+  it('reject an alarm on a mart the code no longer reports (it would stay in ALARM)', () => {
+    expect(
+      found(
+        template((r) => {
+          r.C = slaAlarm('old_mart');
+        }),
+      ),
+    ).toEqual(['C: watches a series the code does not write: {"service":"goldgate","mart":"old_mart"}']);
+  });
+
+  it('find nothing to check as a failure', () => {
+    expect(checkMetricAlarms(template(), [], { treatMissingData: 'breaching' })).toEqual([
+      { resource: '(expected)', problem: 'no metric series to check' },
+    ]);
   });
 });
