@@ -244,7 +244,9 @@ describe('row scope at every depth: nested invoices of a limited EU caller', () 
     );
     expect(answer.json.errors).toBeUndefined();
     const nodes = (
-      answer.json.data?.customers as { nodes: Array<{ region: string; invoices: Array<{ region: string }> }> }
+      (answer.json.data as Record<string, unknown>).customers as {
+        nodes: Array<{ region: string; invoices: Array<{ region: string }> }>;
+      }
     ).nodes;
     expect(nodes.length).toBeGreaterThan(0);
     for (const n of nodes) {
@@ -318,7 +320,9 @@ describe('masking: finance sees email partially on every path, and cannot filter
     const clearEmails = new Set(clear.map((r) => r.email));
     const masked = /^.\*\*\*@[^@]+$/;
     const g = await gql(finance, '{ customers(first: 500) { nodes { email } } }');
-    const gEmails = (g.json.data?.customers as { nodes: Array<{ email: string | null }> }).nodes
+    const gEmails = (
+      (g.json.data as Record<string, unknown>).customers as { nodes: Array<{ email: string | null }> }
+    ).nodes
       .map((n) => n.email)
       .filter((e): e is string => e !== null);
     const r = (await restAll(finance, '/v1/marts/customer_360?fields=customer_id,email&limit=500'))

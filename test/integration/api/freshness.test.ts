@@ -78,7 +78,11 @@ describe('freshness', () => {
     expect(first.json?.errors).toBeUndefined();
     const pointer = await resolveLatest(h.store, goldDataset('customer_360', 1));
     expect(
-      (first.json?.data?.customers as { freshness: { served: { runId: string } } }).freshness.served.runId,
+      (
+        (first.json?.data as Record<string, unknown>).customers as {
+          freshness: { served: { runId: string } };
+        }
+      ).freshness.served.runId,
     ).toBe(pointer?.run_id);
     expect(second.headers.get('x-cache')).toBeNull();
     // Without freshness, the same list is cached.
