@@ -77,13 +77,8 @@ describe('freshness', () => {
     const second = await h.graphql(q);
     expect(first.json?.errors).toBeUndefined();
     const pointer = await resolveLatest(h.store, goldDataset('customer_360', 1));
-    expect(
-      (
-        (first.json?.data as Record<string, unknown>).customers as {
-          freshness: { served: { runId: string } };
-        }
-      ).freshness.served.runId,
-    ).toBe(pointer?.run_id);
+    const data = first.json?.data as { customers: { freshness: { served: { runId: string } } } };
+    expect(data.customers.freshness.served.runId).toBe(pointer?.run_id);
     expect(second.headers.get('x-cache')).toBeNull();
     // Without freshness, the same list is cached.
     const plain = '{ customers(first: 1) { nodes { customerId } } }';
