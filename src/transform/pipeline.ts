@@ -8,6 +8,7 @@ import { acquireLock } from '../lake/lock.js';
 import {
   type CheckResult,
   type GoldLineage,
+  type LatestPointer,
   publishRun,
   resolveLatest,
   type SilverInput,
@@ -15,7 +16,7 @@ import {
 import { newRunId, utcDate } from '../lake/run-id.js';
 import { duckdbDialect } from '../sql/dialect.js';
 import { ident, raw, type SqlFragment, sql } from '../sql/fragment.js';
-import { listCommittedBronzeRuns } from './bronze-runs.js';
+import { type CommittedBronzeRun, listCommittedBronzeRuns } from './bronze-runs.js';
 import { runMartChecks } from './checks.js';
 import { ENTITIES, type EntityContract } from './entities.js';
 import { TransformError } from './errors.js';
@@ -83,6 +84,140 @@ export interface PipelineOptions {
   readonly onProgress?: (event: ProgressEvent) => void;
   /** Build only these Gold models (default: all). For operators and for tests of the mechanics. */
   readonly models?: readonly GoldModel[];
+  /** Where the steps run (default: the embedded engine over `store`, `embeddedHome`). */
+  readonly home?: TransformHome;
+}
+
+/** What one Silver merge is asked to apply. */
+export interface SilverMergeInput {
+  readonly contract: EntityContract;
+  /** Committed Bronze runs not merged yet. */
+  readonly pending: readonly CommittedBronzeRun[];
+  /** Quarantine files whose rows are retried (the Silver state's `open` list). */
+  readonly retried: readonly string[];
+  /** The served Silver version, if any. */
+  readonly previous: LatestPointer | undefined;
+  readonly runId: string;
+  /** The run's date: the `ingest_date` of what it quarantines. */
+  readonly ingestDate: string;
+}
+
+/** What one Silver merge did; the version is published by the pipeline. */
+export interface SilverMergeOutcome {
+  readonly eventsIn: number;
+  readonly skipped: number;
+  readonly quarantined: number;
+  readonly condemned: number;
+  readonly recovered: number;
+  readonly liveRows: number;
+  readonly tombstones: number;
+  readonly checks: CheckResult[];
+  /** Quarantine files written (retried next run). */
+  readonly quarantineKeys: readonly string[];
+  /** Condemned files written. */
+  readonly condemnedKeys: readonly string[];
+  /** Facts for the version's manifest (`_SUCCESS`) that only this home knows. */
+  readonly details: Record<string, unknown>;
+}
+
+/** A published Silver version as Gold reads it. */
+export interface SilverRead {
+  /** Its live rows (or the entity's typed empty relation when nothing was published). */
+  readonly relation: SqlFragment;
+  /** The newest `source_ts` it holds, tombstones included, as `YYYY-MM-DDTHH:MM:SS.mmmZ`. */
+  readonly newestSourceTs: string | null;
+}
+
+/**
+ * Where the pipeline's steps run. The orchestration (lock, checkpoint,
+ * Silver then Gold, checks, publication, run report) is the same in every
+ * home; a home decides how Silver is merged and read and how a Gold run is
+ * written. Embedded: DuckDB snapshots in the folder store (`embeddedHome`).
+ * AWS: Iceberg tables kept with MERGE and Gold CTAS on Athena (`transform/athena/run.ts`).
+ */
+export interface TransformHome {
+  /** Under the lock, before the first step: clear a crashed run's scratch, create what is missing. */
+  prepare(runId: string): Promise<void>;
+  /** Apply the input to the entity's next Silver version, not yet published. */
+  mergeSilver(input: SilverMergeInput): Promise<SilverMergeOutcome>;
+  /** After an entity's step is recorded: its scratch can go. */
+  afterSilverStep(runId: string, contract: EntityContract): Promise<void>;
+  /** The Silver version `pointer` names (none: the entity's empty relation). */
+  readSilver(contract: EntityContract, pointer: LatestPointer | undefined): Promise<SilverRead>;
+  /** Write a Gold run's data under `prefix` (`gold/{mart}/schema_v=N/run_id=R/`). */
+  buildGold(input: {
+    readonly model: GoldModel;
+    readonly inputs: Readonly<Record<string, SqlFragment>>;
+    readonly runId: string;
+    readonly asOf: string;
+    readonly prefix: string;
+  }): Promise<void>;
+  /** After `_LATEST.json` moved to the run: whatever else must follow it (the catalog view on Athena). */
+  published(model: GoldModel, runId: string): Promise<void>;
+}
+
+/** The embedded home: Silver snapshots and Gold runs as Parquet in the folder store, written by DuckDB. */
+export function embeddedHome(options: {
+  readonly store: ObjectStore;
+  readonly engine: QueryEngine;
+}): TransformHome {
+  const { store, engine } = options;
+  return {
+    // Scratch left by a run that crashed: only this run, holding the lock, can be writing staging now.
+    prepare: () => removeStaging(store, STAGING_ROOT),
+    mergeSilver: async (input) => {
+      const result = await mergeSilver({
+        store,
+        engine,
+        contract: input.contract,
+        bronzeKeys: input.pending.flatMap((run) => run.parts),
+        quarantineKeys: input.retried,
+        previousPrefix: input.previous?.path,
+        runId: input.runId,
+        ingestDate: input.ingestDate,
+      });
+      return {
+        ...result,
+        quarantineKeys: result.quarantineKey ? [result.quarantineKey] : [],
+        condemnedKeys: result.condemnedKey ? [result.condemnedKey] : [],
+        details: { quarantine_key: result.quarantineKey ?? null, condemned_key: result.condemnedKey ?? null },
+      };
+    },
+    afterSilverStep: (runId, contract) => removeStaging(store, stagingPrefixOf(runId, contract)),
+    readSilver: async (contract, pointer) => {
+      if (!pointer) return { relation: emptySilverRelation(contract), newestSourceTs: null };
+      const snapshot = `${store.locationOf(pointer.path)}/data.parquet`;
+      const { rows } = await engine.query({
+        sql: sql`SELECT strftime(max(_source_ts), '%Y-%m-%dT%H:%M:%S.%gZ') AS newest
+          FROM read_parquet(${snapshot}, hive_partitioning = false)`,
+        label: `lineage.${contract.source}.${contract.entity}`,
+      });
+      const newest = rows[0]?.newest;
+      return {
+        relation: silverRelation(store, pointer.path),
+        newestSourceTs: typeof newest === 'string' ? newest : null,
+      };
+    },
+    buildGold: async ({ model, inputs, runId, asOf, prefix }) => {
+      const step = `gold.${model.mart.name}`;
+      const location = await store.prepareWrite(prefix);
+      const query = model.query({ inputs, asOf, dialect: duckdbDialect });
+      const partitions = model.mart.partitionBy.map((c) => ident(c)).join(', ');
+      // Partition columns stay inside the files too: readers never depend on `key=value` folder names.
+      const build = partitions
+        ? sql`COPY (${query}) TO ${location} (FORMAT parquet, PARTITION_BY (${raw(partitions)}), WRITE_PARTITION_COLUMNS true)`
+        : sql`COPY (${query}) TO ${`${location}/part-00000.parquet`} (FORMAT parquet)`;
+      await engine.execute({ sql: build, label: `${step}.build` });
+      if (partitions && !(await hasParquet(store, prefix))) {
+        // A partitioned COPY of no rows writes no file; an empty run must still have its (typed) data file.
+        await engine.execute({
+          sql: sql`COPY (SELECT * FROM (${query}) AS q WHERE FALSE) TO ${`${location}/part-00000.parquet`} (FORMAT parquet)`,
+          label: `${step}.build.empty`,
+        });
+      }
+    },
+    published: async () => {},
+  };
 }
 
 /**
@@ -94,6 +229,7 @@ export interface PipelineOptions {
  */
 export async function runPipeline(options: PipelineOptions): Promise<PipelineReport> {
   const { store } = options;
+  const home = options.home ?? embeddedHome(options);
   const now = options.now ?? (() => new Date());
   const startedAt = now();
   const runId = newRunId(startedAt);
@@ -109,22 +245,23 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
     options.onProgress?.({ step, detail, index, total });
   let current = 'staging';
   try {
-    // Scratch left by a run that crashed: only this run, holding the lock, can be writing staging now.
-    await removeStaging(store, STAGING_ROOT);
+    await home.prepare(runId);
     let checkpoint = await readSilverState(store);
     for (const contract of ENTITIES) {
       index += 1;
       const step = `silver.${contract.source}.${contract.entity}`;
       current = step;
       progress(step, 'merging new Bronze runs');
-      const result = await runStep(step, () => silverStep(options, contract, checkpoint, runId, startedAt));
+      const result = await runStep(step, () =>
+        silverStep(options, home, contract, checkpoint, runId, startedAt),
+      );
       steps.push(result.report);
       if (result.checkpoint) {
         await lock.assertHeld(now());
         checkpoint = result.checkpoint;
         await writeSilverState(store, checkpoint);
       }
-      await removeStaging(store, stagingPrefixOf(runId, contract));
+      await home.afterSilverStep(runId, contract);
       progress(
         step,
         `${result.report.status}: ${result.report.rowsIn} events in, ${result.report.rowsOut} rows`,
@@ -136,7 +273,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
       const key = entityKeyOf(contract);
       let input = silverInputs.get(key);
       if (!input) {
-        input = readSilverInput(options, contract, checkpoint);
+        input = readSilverInput(options, home, contract, checkpoint);
         silverInputs.set(key, input);
       }
       return input;
@@ -147,7 +284,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
       current = step;
       progress(step, 'building');
       const report = await runStep(step, () =>
-        goldStep(options, model, runId, startedAt, silverInput, async () => {
+        goldStep(options, home, model, runId, startedAt, silverInput, async () => {
           const at = now();
           await lock.assertHeld(at);
           return at;
@@ -200,9 +337,9 @@ function failureOf(error: unknown, current: string): PipelineFailure {
   };
 }
 
-/** A Silver version as Gold reads it: where its snapshot lives and what it was built from. */
+/** A Silver version as Gold reads it: its live rows and what it was built from. */
 interface ReadSilver {
-  readonly path: string | undefined;
+  readonly relation: SqlFragment;
   readonly lineage: SilverInput;
 }
 
@@ -214,42 +351,32 @@ interface ReadSilver {
  */
 async function readSilverInput(
   options: PipelineOptions,
+  home: TransformHome,
   contract: EntityContract,
   checkpoint: SilverState,
 ): Promise<ReadSilver> {
-  const { store, engine } = options;
   const entity = entityKeyOf(contract);
-  const pointer = await resolveLatest(store, silverDataset(contract.source, contract.entity));
-  if (!pointer) {
-    return {
-      path: undefined,
-      lineage: {
-        entity,
-        source: contract.source,
-        run_id: null,
-        row_count: 0,
-        newest_source_ts: null,
-        bronze_runs: [],
-      },
-    };
-  }
-  const snapshot = `${store.locationOf(pointer.path)}/data.parquet`;
-  const { rows } = await engine.query({
-    sql: sql`SELECT strftime(max(_source_ts), '%Y-%m-%dT%H:%M:%S.%gZ') AS newest
-      FROM read_parquet(${snapshot}, hive_partitioning = false)`,
-    label: `lineage.${contract.source}.${contract.entity}`,
-  });
-  const newest = rows[0]?.newest;
+  const pointer = await resolveLatest(options.store, silverDataset(contract.source, contract.entity));
+  const read = await home.readSilver(contract, pointer);
   return {
-    path: pointer.path,
-    lineage: {
-      entity,
-      source: contract.source,
-      run_id: pointer.run_id,
-      row_count: pointer.row_count,
-      newest_source_ts: typeof newest === 'string' ? newest : null,
-      bronze_runs: [...(checkpoint.merged[entity] ?? [])].sort(),
-    },
+    relation: read.relation,
+    lineage: pointer
+      ? {
+          entity,
+          source: contract.source,
+          run_id: pointer.run_id,
+          row_count: pointer.row_count,
+          newest_source_ts: read.newestSourceTs,
+          bronze_runs: [...(checkpoint.merged[entity] ?? [])].sort(),
+        }
+      : {
+          entity,
+          source: contract.source,
+          run_id: null,
+          row_count: 0,
+          newest_source_ts: null,
+          bronze_runs: [],
+        },
   };
 }
 
@@ -281,12 +408,13 @@ async function runStep<T>(step: string, fn: () => Promise<T>): Promise<T> {
 
 async function silverStep(
   options: PipelineOptions,
+  home: TransformHome,
   contract: EntityContract,
   checkpoint: SilverState,
   runId: string,
   startedAt: Date,
 ): Promise<{ report: StepReport; checkpoint?: SilverState }> {
-  const { store, engine } = options;
+  const { store } = options;
   const began = Date.now();
   const step = `silver.${contract.source}.${contract.entity}`;
   const entityKey = entityKeyOf(contract);
@@ -311,13 +439,11 @@ async function silverStep(
     return { report: report('skipped', latest ? { runId: latest.run_id } : {}) };
   }
   {
-    const result = await mergeSilver({
-      store,
-      engine,
+    const result = await home.mergeSilver({
       contract,
-      bronzeKeys: pending.flatMap((run) => run.parts),
-      quarantineKeys: retried,
-      previousPrefix: latest?.path,
+      pending,
+      retried,
+      previous: latest,
       runId,
       ingestDate: utcDate(startedAt),
     });
@@ -346,8 +472,7 @@ async function silverStep(
           condemned: result.condemned,
           recovered: result.recovered,
           tombstones: result.tombstones,
-          quarantine_key: result.quarantineKey ?? null,
-          condemned_key: result.condemnedKey ?? null,
+          ...result.details,
         },
       });
     } catch (error) {
@@ -365,11 +490,11 @@ async function silverStep(
           ...checkpoint.quarantine,
           open: {
             ...checkpoint.quarantine.open,
-            [entityKey]: result.quarantineKey ? [result.quarantineKey] : [],
+            [entityKey]: [...result.quarantineKeys],
           },
           condemned: {
             ...checkpoint.quarantine.condemned,
-            [entityKey]: result.condemnedKey ? [...condemned, result.condemnedKey] : condemned,
+            [entityKey]: [...condemned, ...result.condemnedKeys],
           },
         },
       },
@@ -389,6 +514,7 @@ async function removeStaging(store: ObjectStore, prefix: string): Promise<void> 
 
 async function goldStep(
   options: PipelineOptions,
+  home: TransformHome,
   model: GoldModel,
   runId: string,
   startedAt: Date,
@@ -399,34 +525,20 @@ async function goldStep(
   const { store, engine } = options;
   const began = Date.now();
   const step = `gold.${model.mart.name}`;
-  const relations: Record<string, ReturnType<typeof silverRelation>> = {};
+  const relations: Record<string, SqlFragment> = {};
   const silverRuns: Record<string, string> = {};
   const read: ReadSilver[] = [];
   for (const [name, contract] of Object.entries(model.inputs)) {
     const input = await silverInput(contract);
     read.push(input);
     // An entity that never received an event is empty, not missing: the mart still builds.
-    relations[name] = input.path ? silverRelation(store, input.path) : emptySilverRelation(contract);
+    relations[name] = input.relation;
     silverRuns[`${contract.source}/${contract.entity}`] = input.lineage.run_id ?? 'none';
   }
   const lineage = goldLineage(read);
   const dataset = goldDataset(model.mart.name, model.mart.schemaVersion);
   const prefix = runPrefix(dataset, runId);
-  const location = await store.prepareWrite(prefix);
-  const query = model.query({ inputs: relations, asOf: utcDate(startedAt), dialect: duckdbDialect });
-  const partitions = model.mart.partitionBy.map((c) => ident(c)).join(', ');
-  // Partition columns stay inside the files too: readers never depend on `key=value` folder names.
-  const build = partitions
-    ? sql`COPY (${query}) TO ${location} (FORMAT parquet, PARTITION_BY (${raw(partitions)}), WRITE_PARTITION_COLUMNS true)`
-    : sql`COPY (${query}) TO ${`${location}/part-00000.parquet`} (FORMAT parquet)`;
-  await engine.execute({ sql: build, label: `${step}.build` });
-  if (partitions && !(await hasParquet(store, prefix))) {
-    // A partitioned COPY of no rows writes no file; an empty run must still have its (typed) data file.
-    await engine.execute({
-      sql: sql`COPY (SELECT * FROM (${query}) AS q WHERE FALSE) TO ${`${location}/part-00000.parquet`} (FORMAT parquet)`,
-      label: `${step}.build.empty`,
-    });
-  }
+  await home.buildGold({ model, inputs: relations, runId, asOf: utcDate(startedAt), prefix });
   const relation = engine.martRelation({
     mart: model.mart.name,
     schemaVersion: model.mart.schemaVersion,
@@ -466,6 +578,7 @@ async function goldStep(
     if (!(error instanceof PublishBlockedError)) throw error;
     status = 'blocked';
   }
+  if (status === 'published') await home.published(model, runId);
   return {
     step,
     status,
