@@ -18,7 +18,11 @@ export async function handler(
   context: Context,
 ): Promise<APIGatewayProxyStructuredResultV2> {
   logger.addContext(context);
-  runtime ??= createApiRuntime(loadConfig());
+  runtime ??= createApiRuntime(loadConfig()).catch((error: unknown) => {
+    // A failed start (bad policy, unreachable JWKS) must not poison the container for good.
+    runtime = undefined;
+    throw error;
+  });
   const { gateway } = await runtime;
   const request = requestHandler.fromEvent(event);
   const headers: Record<string, string> = {};
@@ -33,6 +37,28 @@ export async function handler(
   });
   let body = '';
   if (typeof response.body === 'string') body = response.body;
-  else for await (const chunk of response.body) body += chunk;
+  else {
+    // A buffered Lambda answer is capped at 6 MB: a larger export must be paged (or served by the local server).
+    for await (const chunk of response.body) {
+      body += chunk;
+      if (Buffer.byteLength(body) > MAX_LAMBDA_BODY_BYTES) return tooLarge(headers['x-correlation-id']);
+    }
+  }
   return { statusCode: response.status, headers: Object.fromEntries(response.headers), body };
+}
+
+/** API Gateway's payload limit, less room for headers. */
+const MAX_LAMBDA_BODY_BYTES = 5_900_000;
+
+function tooLarge(correlationId: string | undefined): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: 413,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'x-correlation-id': correlationId ?? '' },
+    body: JSON.stringify({
+      error: {
+        code: 'EXPORT_TOO_LARGE',
+        message: 'the export exceeds what one Lambda answer may carry; page it with limit and cursor',
+      },
+    }),
+  };
 }
