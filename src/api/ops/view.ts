@@ -90,6 +90,17 @@ export function sparkline(points: readonly SparkPoint[], caption: string, width 
   return `<svg class="spark" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(caption)}"><title>${escapeHtml(caption)}</title>${line}${dots}</svg>`;
 }
 
+/**
+ * How long a run took: its recorded span, or the sum of its steps when that is
+ * longer (a run driven by a fixed clock, like the demo's, records no span).
+ */
+export function runTime(run: OpsRun): number {
+  return Math.max(
+    run.durationMs,
+    run.steps.reduce((ms, s) => ms + s.durationMs, 0),
+  );
+}
+
 /** A bar per pipeline run (oldest on the left), its height the run's duration, coloured by status. */
 export function runChart(runs: readonly OpsRun[], width = 640, height = 132): string {
   if (runs.length === 0) return '<p class="muted">No pipeline run recorded yet.</p>';
@@ -97,15 +108,15 @@ export function runChart(runs: readonly OpsRun[], width = 640, height = 132): st
   const top = 18;
   const bottom = 16;
   const plot = height - top - bottom;
-  const max = Math.max(1, ...chrono.map((r) => r.durationMs));
+  const max = Math.max(1, ...chrono.map(runTime));
   const slot = width / chrono.length;
   const bar = Math.max(2, Math.min(36, slot * 0.7));
   const bars = chrono
     .map((r, i) => {
-      const h = Math.max(1, (r.durationMs / max) * plot);
+      const h = Math.max(1, (runTime(r) / max) * plot);
       const x = i * slot + (slot - bar) / 2;
       const y = top + plot - h;
-      const tip = `${r.runId}: ${r.status}, ${duration(r.durationMs)}, ${r.failedChecks.length} failed checks`;
+      const tip = `${r.runId}: ${r.status}, ${duration(runTime(r))}, ${r.failedChecks.length} failed checks`;
       return `<rect class="bar run-${r.status}" x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${bar.toFixed(1)}" height="${h.toFixed(1)}"><title>${escapeHtml(tip)}</title></rect>`;
     })
     .join('');
@@ -248,7 +259,7 @@ function runRow(run: OpsRun, now: string): string {
 <th scope="row"><code>${escapeHtml(run.runId)}</code></th>
 <td><span class="badge run-${run.status}">${escapeHtml(run.status)}</span></td>
 <td>${time(run.startedAt, now)}</td>
-<td class="num">${escapeHtml(duration(run.durationMs))}</td>
+<td class="num">${escapeHtml(duration(runTime(run)))}</td>
 <td class="num">${escapeHtml(count(run.quarantined))} / ${escapeHtml(count(run.condemned))}</td>
 <td class="checks">${failed}${error}</td>
 <td><details><summary>${run.steps.length} steps</summary><table class="steps"><thead><tr><th>step</th><th>status</th><th>rows in</th><th>rows out</th><th>quarantined</th><th>condemned</th><th>time</th></tr></thead><tbody>${steps}</tbody></table></details></td>
