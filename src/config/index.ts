@@ -3,12 +3,31 @@ import { z } from 'zod';
 import {
   bucketNameSchema,
   keyPrefixSchema,
+  LAKE_LAYERS,
   type LakeLayer,
   layerBucketsSchema,
 } from '../adapters/object-store/s3-layout.js';
 import { ConfigError } from './errors.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
+const glueName = z.string().regex(/^[a-z_][a-z0-9_]{0,127}$/, 'not a Glue database name (a-z, 0-9, _)');
+
+/** `bronze=db1,silver=db2,gold=db3,quarantine=db4`: the Glue database of each lake layer. */
+const glueDatabasesSchema = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((pair) => pair.trim())
+      .filter((pair) => pair !== '')
+      .map((pair) => {
+        const eq = pair.indexOf('=');
+        return eq < 0 ? [pair, ''] : [pair.slice(0, eq).trim(), pair.slice(eq + 1).trim()];
+      }),
+  )
+  .pipe(z.array(z.tuple([z.enum(LAKE_LAYERS), glueName])))
+  .refine((pairs) => new Set(pairs.map(([layer]) => layer)).size === pairs.length, 'a layer is named twice')
+  .transform((pairs): Partial<Record<LakeLayer, string>> => Object.fromEntries(pairs));
 const positiveInt = z.coerce.number().int().positive();
 
 /**
@@ -61,6 +80,8 @@ const envSchema = z.object({
   GOLDGATE_ATHENA_RETRY_MAX_MS: positiveInt.default(5_000),
   // Result reuse for reads of immutable Gold runs, in minutes (Athena allows up to 7 days); 0 turns it off.
   GOLDGATE_ATHENA_RESULT_REUSE_MAX_AGE_MIN: z.coerce.number().int().min(0).max(10_080).default(60),
+  // The Glue database of each layer, for the transforms on Athena (`bronze=...,silver=...,gold=...,quarantine=...`).
+  GOLDGATE_GLUE_DATABASES: glueDatabasesSchema.optional(),
   // S3 object store (GOLDGATE_HOME=aws): the default bucket, and optionally a bucket per layer (`bronze=b1,gold=b2`).
   GOLDGATE_S3_BUCKET: bucketNameSchema.optional(),
   GOLDGATE_S3_BUCKETS: layerBucketsSchema.optional(),
@@ -99,6 +120,12 @@ const envSchema = z.object({
   GOLDGATE_LF_ENDPOINT: z.url().optional(),
   // HMAC key of `hash` masking; required on the aws home and in production (never logged).
   GOLDGATE_MASK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  // Or the Parameter Store name holding it (`/aws/reference/secretsmanager/...` for a Secrets Manager
+  // secret), read through the AWS Parameters and Secrets Lambda extension once at start.
+  GOLDGATE_MASK_SECRET_PARAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_./-]{1,2048}$/, 'not an SSM parameter name')
+    .optional(),
   GOLDGATE_LOCK_TTL_S: positiveInt.default(900),
   GOLDGATE_DEMO_SEED: z.coerce.number().int().default(42),
   // About 2,000 customers, as the ingestion issue describes the demo: ~440k Bronze events, ~35 s on 2 cores.
@@ -156,6 +183,8 @@ export interface Config {
     readonly poll: { readonly initialMs: number; readonly maxMs: number };
     readonly retry: { readonly attempts: number; readonly baseMs: number; readonly maxMs: number };
     readonly resultReuseMaxAgeMinutes: number;
+    /** The Glue database of each layer (the transforms need all four). */
+    readonly glueDatabases: Partial<Record<LakeLayer, string>>;
   };
   readonly policy: {
     readonly source: 'file' | 'lakeformation';
@@ -170,6 +199,8 @@ export interface Config {
     };
     /** Secret of `hash` masking; on the embedded home one is generated into the state dir when unset. */
     readonly maskSecret: string | undefined;
+    /** The SSM parameter holding the mask secret instead (read at start through the Lambda extension). */
+    readonly maskSecretParam: string | undefined;
   };
   /** The aws home's object store; `bucket` is required there. Credentials come from the SDK's chain. */
   readonly s3: {
@@ -192,6 +223,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
   const e = parsed.data;
+  if (e.GOLDGATE_MASK_SECRET !== undefined && e.GOLDGATE_MASK_SECRET_PARAM !== undefined) {
+    // Two sources of one secret would let a stale value mask silently: name exactly one.
+    throw new ConfigError(['GOLDGATE_MASK_SECRET, GOLDGATE_MASK_SECRET_PARAM: set one, not both']);
+  }
   const stateDir = path.resolve(e.GOLDGATE_STATE_DIR);
   return {
     home: e.GOLDGATE_HOME,
@@ -244,6 +279,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxMs: e.GOLDGATE_ATHENA_RETRY_MAX_MS,
       },
       resultReuseMaxAgeMinutes: e.GOLDGATE_ATHENA_RESULT_REUSE_MAX_AGE_MIN,
+      glueDatabases: e.GOLDGATE_GLUE_DATABASES ?? {},
     },
     policy: {
       source: e.GOLDGATE_POLICY_SOURCE,
@@ -254,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         endpoint: e.GOLDGATE_LF_ENDPOINT,
       },
       maskSecret: e.GOLDGATE_MASK_SECRET,
+      maskSecretParam: e.GOLDGATE_MASK_SECRET_PARAM,
     },
     s3: {
       bucket: e.GOLDGATE_S3_BUCKET,

@@ -31,9 +31,18 @@ export async function runMartChecks(
       });
     }
     if (column.values) {
+      const col = raw(ident(column.name));
+      const allowed =
+        column.values.length === 0
+          ? raw('FALSE')
+          : sql`${col} IN (${join(
+              column.values.map((v) => sql`${v}`),
+              ', ',
+            )})`;
       measures.push({
         name: `bad_${column.name}`,
-        expr: sql`count(*) FILTER (WHERE ${raw(ident(column.name))} IS NOT NULL AND NOT list_contains(${column.values}, ${raw(ident(column.name))}))`,
+        // `IN` with one bound value each: the same in DuckDB and Trino (Athena has no list_contains).
+        expr: sql`count(*) FILTER (WHERE ${col} IS NOT NULL AND NOT ${allowed})`,
       });
     }
   }

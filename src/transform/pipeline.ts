@@ -198,7 +198,7 @@ export function embeddedHome(options: {
         newestSourceTs: typeof newest === 'string' ? newest : null,
       };
     },
-    buildGold: async ({ model, inputs, runId, asOf, prefix }) => {
+    buildGold: async ({ model, inputs, asOf, prefix }) => {
       const step = `gold.${model.mart.name}`;
       const location = await store.prepareWrite(prefix);
       const query = model.query({ inputs, asOf, dialect: duckdbDialect });

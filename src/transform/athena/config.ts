@@ -53,6 +53,11 @@ export interface AthenaStatement {
   readonly label: string;
   readonly sql: SqlFragment;
   readonly grammar: AthenaGrammar;
+  /**
+   * The table a CREATE makes or a maintenance statement rewrites, so that
+   * setup skips tables that exist and maintenance those that do not yet.
+   */
+  readonly target?: { readonly db: string; readonly table: string };
 }
 
 const S3_ROOT = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/([A-Za-z0-9_.=-]+\/)*$/;

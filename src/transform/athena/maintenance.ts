@@ -22,6 +22,7 @@ export function optimizeStatement(config: AthenaConfig, table: string): AthenaSt
   return {
     label: `maintenance.${table}.optimize`,
     grammar: 'athena',
+    target: { db: config.silverDb, table },
     sql: raw(`OPTIMIZE ${plainName(config, table)} REWRITE DATA USING BIN_PACK`),
   };
 }
@@ -31,6 +32,7 @@ export function vacuumStatement(config: AthenaConfig, table: string): AthenaStat
   return {
     label: `maintenance.${table}.vacuum`,
     grammar: 'athena',
+    target: { db: config.silverDb, table },
     sql: raw(`VACUUM ${plainName(config, table)}`),
   };
 }

@@ -49,6 +49,8 @@ export interface SilverBatch {
   readonly bronzeRuns: readonly BronzePartition[];
   /** Open quarantine partitions whose rows are retried. */
   readonly quarantineRuns: readonly BronzePartition[];
+  /** Condemned partitions an operator gave one more attempt (`goldgate quarantine retry`). */
+  readonly condemnedRuns?: readonly BronzePartition[];
   /** The pipeline run writing this merge's quarantine partition. */
   readonly runId: string;
   /** The pipeline run's date (the quarantine partition's `ingest_date`). */
@@ -137,6 +139,7 @@ export function bronzeTableDdl(config: AthenaConfig, contract: EntityContract): 
   return {
     label: `bronze.${contract.source}.${contract.entity}.table`,
     grammar: 'hive',
+    target: { db: config.bronzeDb, table: entityTable(contract) },
     sql: sql`CREATE EXTERNAL TABLE IF NOT EXISTS ${raw(table)} (
   \`line\` string COMMENT 'one CDC event: the Bronze envelope as JSON'
 )
@@ -162,6 +165,7 @@ export function silverTableDdl(config: AthenaConfig, contract: EntityContract): 
   return {
     label: `silver.${contract.source}.${contract.entity}.table`,
     grammar: 'trino',
+    target: { db: config.silverDb, table: entityTable(contract) },
     sql: emptyTable(
       qualified(config.silverDb, entityTable(contract)),
       icebergProperties(silverLocation(config, contract)),
@@ -175,6 +179,7 @@ export function stagingTableDdl(config: AthenaConfig, contract: EntityContract):
   return {
     label: `silver.${contract.source}.${contract.entity}.staging_table`,
     grammar: 'trino',
+    target: { db: config.silverDb, table: stagingTable(contract) },
     sql: emptyTable(
       qualified(config.silverDb, stagingTable(contract)),
       icebergProperties(stagingLocation(config, contract)),
@@ -196,6 +201,7 @@ export function quarantineTableDdl(
   return {
     label: `quarantine.${contract.source}.${contract.entity}.${condemned ? 'condemned_table' : 'table'}`,
     grammar: 'trino',
+    target: { db: config.quarantineDb, table: quarantineTable(contract, condemned) },
     sql: emptyTable(
       qualified(config.quarantineDb, quarantineTable(contract, condemned)),
       sql`format = 'TEXTFILE', write_compression = 'GZIP', external_location = ${literal(location)}, partitioned_by = ARRAY['ingest_date', 'run_id']`,
@@ -321,12 +327,17 @@ export function stageStatement(
     FROM ${qualified(config.bronzeDb, entityTable(contract))}
     WHERE ${partitionFilter(batch.bronzeRuns)}`);
   }
-  if (batch.quarantineRuns.length > 0) {
+  const quarantined = [
+    [batch.quarantineRuns, false],
+    [batch.condemnedRuns ?? [], true],
+  ] as const;
+  for (const [runs, condemned] of quarantined) {
+    if (runs.length === 0) continue;
     sources.push(sql`SELECT json_format(json_extract(line, '$.event')) AS "_line",
       coalesce(try_cast(json_extract_scalar(line, '$.attempt_count') AS INTEGER), 0) AS "_attempts",
       json_extract_scalar(line, '$.first_quarantined_run') AS "_first_quarantined_run"
-    FROM ${qualified(config.quarantineDb, quarantineTable(contract, false))}
-    WHERE ${partitionFilter(batch.quarantineRuns)}`);
+    FROM ${qualified(config.quarantineDb, quarantineTable(contract, condemned))}
+    WHERE ${partitionFilter(runs)}`);
   }
   if (sources.length === 0) throw new TypeError('a Silver batch needs Bronze runs or quarantine partitions');
   const extracted = raw(contract.fields.map((f) => `${extractField(f)} AS ${rawName(f)}`).join(',\n    '));
@@ -522,6 +533,28 @@ export function silverRelation(
   // FOR VERSION AS OF takes no placeholder; the id was checked to be an integer.
   const version = snapshotId === undefined ? '' : ` FOR VERSION AS OF ${snapshotId}`;
   return sql`(SELECT * FROM ${qualified(config.silverDb, entityTable(contract))}${raw(version)} WHERE NOT "_deleted")`;
+}
+
+/** The entity's Silver columns with no rows: what Gold reads before a version was ever published. */
+export function emptySilverRelation(config: AthenaConfig, contract: EntityContract): SqlFragment {
+  return sql`(SELECT * FROM ${qualified(config.silverDb, entityTable(contract))} WHERE FALSE)`;
+}
+
+/** The newest `_source_ts` of one Silver version, tombstones included (a delete is a change). */
+export function newestSourceQuery(
+  config: AthenaConfig,
+  contract: EntityContract,
+  snapshotId?: string,
+): AthenaStatement {
+  if (snapshotId !== undefined && !/^-?\d{1,19}$/.test(snapshotId)) {
+    throw new TypeError(`not an Iceberg snapshot id: ${JSON.stringify(snapshotId)}`);
+  }
+  const version = snapshotId === undefined ? '' : ` FOR VERSION AS OF ${snapshotId}`;
+  return {
+    label: `lineage.${contract.source}.${contract.entity}`,
+    grammar: 'trino',
+    sql: sql`SELECT max("_source_ts") AS newest FROM ${qualified(config.silverDb, entityTable(contract))}${raw(version)}`,
+  };
 }
 
 /** The current snapshot id of an entity's Silver table (null while it has none). */

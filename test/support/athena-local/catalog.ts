@@ -1,4 +1,5 @@
 import type { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
+import { MARTS } from '../../../src/catalog/index.js';
 import { goldDataset, runPrefix } from '../../../src/lake/layout.js';
 import { assertRunId } from '../../../src/lake/run-id.js';
 import { ident } from '../../../src/sql/fragment.js';
@@ -79,6 +80,17 @@ export class LocalGoldCatalog {
     readonly database: string,
   ) {}
 
+  /** A run table created by a statement (CTAS): it is in DuckDB already and must not be loaded from files. */
+  adopt(table: string, bytes = 0): void {
+    this.loaded.set(table, Promise.resolve(bytes));
+  }
+
+  /** Make one Gold run table ready; `undefined` when the name is not a run or the run has no files. */
+  async ensure(table: string): Promise<number | undefined> {
+    const run = parseRunTable(this.database, table);
+    return run ? this.load(run) : undefined;
+  }
+
   /** Load every Gold table the statement names; the bytes of their files stand for the bytes scanned. */
   async prepare(text: string): Promise<Prepared> {
     const names = new Map<string, GoldRunTable | undefined>();
@@ -122,15 +134,29 @@ export class LocalGoldCatalog {
     const files: string[] = [];
     let size = 0;
     for await (const info of this.store.list(run.prefix)) {
-      if (!info.key.endsWith('.parquet')) continue;
+      // Athena's rule: files whose name starts with `_` or `.` are hidden (its CTAS names data files without an extension).
+      const name = info.key.slice(info.key.lastIndexOf('/') + 1);
+      if (name.startsWith('_') || name.startsWith('.')) continue;
       files.push(this.store.locationOf(info.key));
       size += info.size;
     }
     if (files.length === 0) return -1;
     const schema = ident(run.database);
     await this.duck.run(`CREATE SCHEMA IF NOT EXISTS ${schema}`, []);
+    const source = 'read_parquet(?, hive_partitioning = false, filename = true)';
+    const described = await this.duck.run(`DESCRIBE SELECT * FROM ${source}`, [files]);
+    const inFiles = new Set(described.rows.map((r) => String(r.column_name)));
+    // Athena's CTAS keeps partition columns in the `key=value/` folders only (a Hive table); the
+    // embedded writer keeps them in the files too. Columns missing from the files come from the path.
+    const mart = MARTS.find((m) => m.name === run.mart && m.schemaVersion === run.schemaVersion);
+    const fromPath = (mart?.partitionBy ?? [])
+      .filter((c) => !inFiles.has(c))
+      .map((c) => {
+        const type = mart?.columns.find((col) => col.name === c)?.sqlType ?? 'VARCHAR';
+        return `CAST(regexp_extract(filename, '/${c}=([^/]+)/', 1) AS ${type}) AS ${ident(c)}`;
+      });
     await this.duck.run(
-      `CREATE TABLE IF NOT EXISTS ${schema}.${ident(run.table)} AS SELECT * FROM read_parquet(?, hive_partitioning = false)`,
+      `CREATE TABLE IF NOT EXISTS ${schema}.${ident(run.table)} AS SELECT * EXCLUDE (filename)${fromPath.map((c) => `, ${c}`).join('')} FROM ${source}`,
       [files],
     );
     return size;

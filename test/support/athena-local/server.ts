@@ -9,8 +9,10 @@ import type { SqlValue } from '../../../src/sql/fragment.js';
 import { bindInWhereOnly } from '../../../src/transform/athena/bind.js';
 import { LocalGoldCatalog } from './catalog.js';
 import { LocalDuck } from './duck.js';
+import { AthenaFailure, LocalLake } from './lake.js';
 import { parseParameter } from './literals.js';
 import { columnInfo, renderCell } from './render.js';
+import { type Translation, TranslationError, translateStatement } from './trino.js';
 import {
   getQueryResultsInput,
   internalError,
@@ -70,6 +72,24 @@ export interface LocalAthenaOptions {
   readonly concurrencyLimit?: number;
   /** How long a query waits in QUEUED before it runs (default 0). */
   readonly queueDelayMs?: number;
+  /**
+   * What the endpoint runs: `duckdb` (default) hands the statement to DuckDB
+   * as written; `trino` translates Athena's SQL (`trino.ts`) and refuses what
+   * it does not understand, with tables, files and snapshots kept by `lake.ts`.
+   */
+  readonly dialect?: 'duckdb' | 'trino';
+  /** `trino`: S3 roots (`s3://bucket/prefix/`) -> local folders. */
+  readonly s3Roots?: Readonly<Record<string, string>>;
+  /** `trino`: the Glue databases besides the Gold one. */
+  readonly databases?: readonly string[];
+}
+
+/** A statement made to fail on purpose: the first `times` executions whose text matches. */
+export interface StatementFault {
+  readonly match: RegExp;
+  readonly times: number;
+  /** The StateChangeReason (default `GENERIC_INTERNAL_ERROR: injected failure`). */
+  readonly reason?: string;
 }
 
 type State = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -141,7 +161,10 @@ export class LocalAthena {
   private readonly executions = new Map<string, Execution>();
   private readonly tokens = new Map<string, { id: string; fingerprint: string }>();
   private faults: Array<Fault & { left: number }> = [];
+  private statementFaults: Array<StatementFault & { left: number }> = [];
   private concurrencyLimit: number;
+  /** `trino` mode: the tables, files and snapshots the translated statements act on. */
+  readonly lake: LocalLake | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -150,6 +173,10 @@ export class LocalAthena {
     private readonly options: LocalAthenaOptions,
   ) {
     this.concurrencyLimit = options.concurrencyLimit ?? Number.POSITIVE_INFINITY;
+    this.lake =
+      options.dialect === 'trino'
+        ? new LocalLake(duck, catalog, { s3Roots: options.s3Roots ?? {}, databases: options.databases ?? [] })
+        : undefined;
   }
 
   /** Listen on 127.0.0.1 on a free port. */
@@ -177,9 +204,15 @@ export class LocalAthena {
     this.faults.push({ ...fault, left: fault.times });
   }
 
+  /** Make the next executions of matching statements fail (as FAILED queries, after they were accepted). */
+  failStatements(fault: StatementFault): void {
+    this.statementFaults.push({ ...fault, left: fault.times });
+  }
+
   /** Forget injected faults that have not fired yet. */
   clearFaults(): void {
     this.faults = [];
+    this.statementFaults = [];
   }
 
   /** Change the concurrent-query limit (`Infinity` for none). */
@@ -407,6 +440,12 @@ export class LocalAthena {
         `INVALID_PARAMETER_USAGE: the statement and the ${values.length} execution parameters do not match`,
       );
     }
+    const injected = this.statementFaults.find((f) => f.left > 0 && f.match.test(text));
+    if (injected) {
+      injected.left -= 1;
+      return this.fail(execution, injected.reason ?? 'GENERIC_INTERNAL_ERROR: injected failure');
+    }
+    if (this.lake) return this.runTranslated(execution, this.lake, text, values);
     try {
       const prepared = await this.catalog.prepare(text);
       if (!prepared.ok) {
@@ -422,6 +461,32 @@ export class LocalAthena {
     } catch (error) {
       if (execution.actual !== 'RUNNING') return;
       this.fail(execution, athenaReason(error));
+    }
+  }
+
+  /** `trino` mode: translate, then let the lake run the plan. */
+  private async runTranslated(
+    execution: Execution,
+    lake: LocalLake,
+    text: string,
+    values: readonly SqlValue[],
+  ): Promise<void> {
+    let translation: Translation;
+    try {
+      translation = translateStatement(text, lake.databases());
+    } catch (error) {
+      if (error instanceof TranslationError) return this.fail(execution, `NOT_SUPPORTED: ${error.message}`);
+      throw error;
+    }
+    try {
+      const result = await lake.execute(translation, values, execution.controller.signal, execution.id);
+      if (execution.actual !== 'RUNNING') return;
+      execution.columns = result.columns;
+      execution.rows = result.rows;
+      this.finish(execution, 'SUCCEEDED');
+    } catch (error) {
+      if (execution.actual !== 'RUNNING') return;
+      this.fail(execution, error instanceof AthenaFailure ? error.message : athenaReason(error));
     }
   }
 
