@@ -20,6 +20,10 @@ import type { ColumnDef } from '../catalog/types.js';
  * number). A consumer that needs the exact text strips that one leading quote
  * from text cells that start with `'` followed by one of those characters.
  *
+ * Order: an export given `sort` comes in that order (the engine sorts the
+ * whole result first); without it, an export promises no order, so that the
+ * engine may stream it without a sort.
+ *
  * A failure after the first byte cannot change the HTTP status, so the stream
  * ends with a last line saying so instead: for NDJSON an object
  * `{"error":{"code":"...","message":"..."}}` (never a row: no mart has a column

@@ -150,7 +150,7 @@ function rowsPath(mart: MartDef, reserved: readonly string[]): JsonObject {
       operationId: `list_${mart.name}`,
       tags: [mart.name],
       summary: `Rows of ${mart.name}`,
-      description: `${mart.description}\n\nIn key order (${mart.key.join(', ')}) unless sorted; the key breaks ties, so pages never repeat or skip a row. JSON answers are pages; \`Accept: application/x-ndjson\` or \`text/csv\` (or \`format\`) streams every matching row.`,
+      description: `${mart.description}\n\nJSON answers are pages, in key order (${mart.key.join(', ')}) unless sorted; the key breaks ties, so pages never repeat or skip a row. \`Accept: application/x-ndjson\` or \`text/csv\` (or \`format\`) streams every matching row instead: in the \`sort\` order when one is given, else in no promised order.`,
       parameters: [
         ...mart.columns.flatMap((c) => filterParameters(c, reserved)),
         {
