@@ -14,6 +14,7 @@ import type { MartDef } from '../../catalog/types.js';
 import { ConfigError } from '../../config/errors.js';
 import type { Config } from '../../config/index.js';
 import { describeError } from '../../errors.js';
+import { readSsmParameter } from '../../ingest/zoho/client.js';
 import { logger } from '../../runtime/logger.js';
 import type { AccessPolicy } from '../access.js';
 import { type CompiledPolicy, compilePolicy } from './compile.js';
@@ -139,13 +140,29 @@ export async function createPolicy(
 }
 
 /**
- * The masking secret: `GOLDGATE_MASK_SECRET`, required on the aws home and in
- * production; elsewhere one is generated once into the state folder (mode 0600).
+ * The masking secret: `GOLDGATE_MASK_SECRET`, or the SSM parameter named by
+ * `GOLDGATE_MASK_SECRET_PARAM` read through the Parameters and Secrets extension
+ * (one of them is required on the aws home and in production); elsewhere one is
+ * generated once into the state folder (mode 0600). `env` holds the extension's
+ * settings (the Lambda runtime's `AWS_SESSION_TOKEN`, the extension's port).
  */
-export async function resolveMaskSecret(config: Config): Promise<string> {
+export async function resolveMaskSecret(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   if (config.policy.maskSecret !== undefined) return config.policy.maskSecret;
+  const param = config.policy.maskSecretParam;
+  if (param !== undefined) {
+    // The value is checked here, never echoed: errors name the parameter only.
+    const secret = await readSsmParameter(param, env);
+    if (secret.length < MIN_SECRET_LENGTH)
+      throw new MaskSecretError(`the mask secret in ${param} holds fewer than ${MIN_SECRET_LENGTH} characters`);
+    return secret;
+  }
   if (config.home === 'aws' || config.production)
-    throw new ConfigError(['GOLDGATE_MASK_SECRET: required on the aws home and in production']);
+    throw new ConfigError([
+      'GOLDGATE_MASK_SECRET or GOLDGATE_MASK_SECRET_PARAM: one is required on the aws home and in production',
+    ]);
   return ensureMaskSecret(config.stateDir);
 }
 
