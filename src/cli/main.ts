@@ -5,7 +5,7 @@ import { prepareIde } from '../api/ide/setup.js';
 import { ensureDevKeys } from '../auth/dev-keys.js';
 import { definedRoles } from '../auth/policy/index.js';
 import { signDevToken } from '../auth/token.js';
-import { findMart } from '../catalog/index.js';
+import { findMart, MARTS } from '../catalog/index.js';
 import { type Config, loadConfig } from '../config/index.js';
 import { describeError, isGoldgateError } from '../errors.js';
 import { goldDataset } from '../lake/layout.js';
@@ -166,6 +166,8 @@ async function serve(config: Config, showCurl = false): Promise<number> {
   const url = `http://${config.server.host}:${port}/graphql`;
   progress(`goldgate API listening on ${url}`);
   if (ide) progress(`GraphQL IDE on http://${config.server.host}:${port}/`);
+  // The gateway serves the ops page wherever it serves the IDE (src/api/gateway.ts).
+  if (ide) progress(`ops page on http://${config.server.host}:${port}/ops`);
   if (demoToken) {
     const query = JSON.stringify({
       query:
@@ -267,7 +269,9 @@ async function publish(config: Config, args: readonly string[]): Promise<number>
   const [action, martName, runId] = args;
   const mart = martName ? findMart(martName) : undefined;
   if (!mart)
-    throw new UsageError(`expected: goldgate publish list|rollback <mart> [run_id]; marts: customer_360`);
+    throw new UsageError(
+      `expected: goldgate publish list|rollback <mart> [run_id]; marts: ${MARTS.map((m) => m.name).join(', ')}`,
+    );
   const store = createObjectStore(config);
   const dataset = goldDataset(mart.name, mart.schemaVersion);
   if (action === 'list') {
