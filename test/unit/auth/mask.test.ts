@@ -57,10 +57,8 @@ describe('maskValue: partial', () => {
       fc.property(emailParts, ({ local, domain }) => {
         const masked = maskValue('partial', 'email', `${local}@${domain}`, SECRET);
         const first = String.fromCodePoint(local.codePointAt(0) as number);
+        // Exactly this shape: nothing of the local part past its first character survives.
         expect(masked).toBe(`${first}***@${domain}`);
-        // Nothing of the local part past its first character survives.
-        const rest = local.slice(first.length);
-        if (rest.length > 0 && !`***@${domain}`.includes(rest)) expect(masked).not.toContain(rest);
       }),
     );
   });
