@@ -82,6 +82,11 @@ const envSchema = z.object({
   GOLDGATE_ATHENA_RESULT_REUSE_MAX_AGE_MIN: z.coerce.number().int().min(0).max(10_080).default(60),
   // The Glue database of each layer, for the transforms on Athena (`bronze=...,silver=...,gold=...,quarantine=...`).
   GOLDGATE_GLUE_DATABASES: glueDatabasesSchema.optional(),
+  // The first Bronze `ingest_date` the partition projection of the Bronze tables knows.
+  GOLDGATE_BRONZE_PROJECTION_START: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/)
+    .default('2020-01-01'),
   // S3 object store (GOLDGATE_HOME=aws): the default bucket, and optionally a bucket per layer (`bronze=b1,gold=b2`).
   GOLDGATE_S3_BUCKET: bucketNameSchema.optional(),
   GOLDGATE_S3_BUCKETS: layerBucketsSchema.optional(),
@@ -185,6 +190,7 @@ export interface Config {
     readonly resultReuseMaxAgeMinutes: number;
     /** The Glue database of each layer (the transforms need all four). */
     readonly glueDatabases: Partial<Record<LakeLayer, string>>;
+    readonly bronzeProjectionStart: string;
   };
   readonly policy: {
     readonly source: 'file' | 'lakeformation';
@@ -280,6 +286,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
       resultReuseMaxAgeMinutes: e.GOLDGATE_ATHENA_RESULT_REUSE_MAX_AGE_MIN,
       glueDatabases: e.GOLDGATE_GLUE_DATABASES ?? {},
+      bronzeProjectionStart: e.GOLDGATE_BRONZE_PROJECTION_START,
     },
     policy: {
       source: e.GOLDGATE_POLICY_SOURCE,

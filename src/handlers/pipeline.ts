@@ -5,6 +5,7 @@ import { LockHeldError } from '../lake/errors.js';
 import { checkSlas, checkSlasAfterRun } from '../ops/index.js';
 import { withCorrelation } from '../runtime/logger.js';
 import { createObjectStore, createQueryEngine } from '../runtime/stores.js';
+import { transformHomeFor } from '../transform/athena/run.js';
 import { runPipeline } from '../transform/pipeline.js';
 
 /**
@@ -24,9 +25,11 @@ export async function handler(
   const store = createObjectStore(config);
   const engine = await createQueryEngine(config, store);
   try {
+    const home = transformHomeFor(config, store, engine);
     const report = await runPipeline({
       store,
       engine,
+      ...(home ? { home } : {}),
       lockTtlMs: config.pipeline.lockTtlMs,
       onProgress: (e) =>
         log.info('pipeline progress', { step: e.step, detail: e.detail, index: e.index, total: e.total }),

@@ -188,8 +188,11 @@ export function goldRunLocation(
  * The tables that already exist in goldgate's databases. Athena's CTAS has no
  * IF NOT EXISTS, so setup runs this first and skips the creates it lists.
  */
-export function existingTablesQuery(config: AthenaConfig): AthenaStatement {
-  const dbs = [config.bronzeDb, config.silverDb, config.goldDb, config.quarantineDb];
+export function existingTablesQuery(
+  config: AthenaConfig,
+  /** The databases to list (default: all four); a job reads only those its role may. */
+  dbs: readonly string[] = [config.bronzeDb, config.silverDb, config.goldDb, config.quarantineDb],
+): AthenaStatement {
   return {
     label: 'athena.existing_tables',
     grammar: 'trino',

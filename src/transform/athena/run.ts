@@ -283,12 +283,33 @@ export function athenaConfigOf(config: Config): AthenaConfig {
       goldDb: dbs.gold as string,
       quarantineDb: dbs.quarantine as string,
       locations,
+      bronzeProjectionStart: config.athena.bronzeProjectionStart,
     });
   } catch (error) {
     throw new AthenaTransformConfigError('the Athena settings do not make valid table names and locations', {
       cause: error,
     });
   }
+}
+
+/**
+ * The pipeline's home for the configured one: the Athena home on `aws`
+ * (whose engine must query in the Gold database, where the run tables are),
+ * `undefined` for the embedded default.
+ */
+export function transformHomeFor(
+  config: Config,
+  store: ObjectStore,
+  engine: QueryEngine,
+): TransformHome | undefined {
+  if (config.home !== 'aws') return undefined;
+  const athena = athenaConfigOf(config);
+  if (config.athena.database !== athena.goldDb) {
+    throw new AthenaTransformConfigError(
+      'GOLDGATE_ATHENA_DATABASE must be the gold database of GOLDGATE_GLUE_DATABASES for the pipeline',
+    );
+  }
+  return athenaHome({ store, engine, config: athena });
 }
 
 /** What the maintenance job did. */
@@ -312,7 +333,8 @@ export async function runSilverMaintenance(options: {
   const { engine, config } = options;
   const lock = await acquireLock(options.store, PIPELINE_JOB, { ttlMs: options.lockTtlMs });
   try {
-    const statement = existingTablesQuery(config);
+    // Only Silver's database: the maintenance role reads no other.
+    const statement = existingTablesQuery(config, [config.silverDb]);
     const existing = new Set(
       (await engine.query({ sql: statement.sql, label: statement.label })).rows.map(
         (r) => `${String(r.table_schema)}.${String(r.table_name)}`,

@@ -61,7 +61,15 @@ const PENDING_NAMES: ReadonlySet<string> = new Set([
 /** Set by the runtime or read by libraries (Powertools), not by goldgate's own code. */
 const LIBRARY_NAMES = /^(NODE_ENV|POWERTOOLS_[A-Z_]+|AWS_[A-Z_]+)$/;
 
-const FUNCTIONS = ['api', 'pipeline', 'zohoPull', 'zohoReconcile', 'ddbStream', 'slaCheck'] as const;
+const FUNCTIONS = [
+  'api',
+  'pipeline',
+  'zohoPull',
+  'zohoReconcile',
+  'ddbStream',
+  'slaCheck',
+  'maintenance',
+] as const;
 
 /** The Lake Formation operations the policy source calls, read from its imports of the SDK. */
 async function lakeFormationOperations(): Promise<string[]> {
