@@ -609,21 +609,21 @@ describe('REST: the catalog, the OpenAPI document and values', () => {
     }
   });
 
-  it('a caller without grants sees no mart, and a mart reads as missing', async () => {
-    const analyst = await h.token({ roles: ['analyst'] });
-    const list = await get('/v1/marts', { token: analyst });
+  it('a role the policy does not define sees no mart, and a granted mart reads as missing', async () => {
+    const intern = await h.token({ roles: ['intern'] });
+    const list = await get('/v1/marts', { token: intern });
     ok(list);
     expect(list.json).toEqual({ marts: [] });
-    const granted = await get('/v1/marts/invoices', { token: analyst });
+    const granted = await get('/v1/marts/invoices', { token: intern });
     const missing = await get('/v1/marts/no_such_mart');
     expect(granted.status).toBe(404);
     expect(missing.status).toBe(404);
     expect(granted.text).toBe(missing.text);
     expect(granted.json).toEqual({ error: { code: 'NOT_FOUND', message: 'not found' } });
-    const aggregate = await get('/v1/marts/invoices/aggregate', { token: analyst });
-    expect(aggregate.text).toBe(missing.text);
+    for (const path of ['/v1/marts/invoices/aggregate', '/v1/marts/invoices?format=csv']) {
+      expect((await get(path, { token: intern })).text).toBe(missing.text);
+    }
   });
-
   it('GET /v1/openapi.json needs no token and lists every mart with a parameter per column', async () => {
     const answer = await get('/v1/openapi.json', { token: null });
     ok(answer);
@@ -674,6 +674,114 @@ describe('REST: the catalog, the OpenAPI document and values', () => {
     expect((answer.json as PageBody).data).toEqual(want);
     // Had the value been split on the decoded comma, `second` itself would match and the answers differ.
     expect(want.length).toBeGreaterThan(0);
+  });
+});
+
+describe('REST under the demo policy (policies/demo.yaml)', () => {
+  const c360 = (): MartDef => MARTS[0] as MartDef;
+  const regionsClaim = 'https://goldgate.dev/regions';
+
+  it('analyst: the catalog shows customer_360 as aggregate-only with hashed PII; rows and exports are FORBIDDEN', async () => {
+    const analyst = await h.token({ roles: ['analyst'] });
+    const list = await get('/v1/marts', { token: analyst });
+    ok(list);
+    type Info = {
+      name: string;
+      detail: boolean;
+      aggregates: { allowed: boolean; min_group_size: number };
+      columns: Array<{ name: string; masked: boolean; mask?: string; operators: string[] }>;
+      links: Record<string, string>;
+    };
+    const marts = (list.json as { marts: Info[] }).marts;
+    expect(marts.map((m) => m.name)).toEqual(MARTS.map((m) => m.name));
+    const customer = marts.find((m) => m.name === 'customer_360');
+    expect(customer?.detail).toBe(false);
+    expect(customer?.aggregates).toEqual({ allowed: true, min_group_size: 5 });
+    expect(customer?.links).toEqual({ aggregate: '/v1/marts/customer_360/aggregate' });
+    for (const column of customer?.columns ?? []) {
+      const pii = c360().columns.find((c) => c.name === column.name)?.pii;
+      expect(column.masked, column.name).toBe(pii !== undefined);
+      if (pii) expect(column).toMatchObject({ mask: 'hash', operators: [] });
+    }
+    for (const path of ['/v1/marts/customer_360', '/v1/marts/customer_360?format=ndjson']) {
+      const answer = await get(path, { token: analyst });
+      expect(answer.status, path).toBe(403);
+      expect((answer.json as { error: { code: string } }).error.code).toBe('FORBIDDEN');
+      expect(answer.text).not.toContain(String(rowsOf(c360())[0]?.customer_id));
+    }
+  });
+
+  it('analyst: aggregates leave out groups smaller than 5, as SQL with HAVING says', async () => {
+    const analyst = await h.token({ roles: ['analyst'] });
+    const answer = await get('/v1/marts/customer_360/aggregate?groupBy=region,plan&measures=sum:mrr', {
+      token: analyst,
+    });
+    ok(answer);
+    const want = await sql(
+      `SELECT region, plan, CAST(count(*) AS DOUBLE) AS n, CAST(sum(mrr) AS VARCHAR) AS mrr FROM ${table(c360())}
+       GROUP BY region, plan HAVING count(*) >= 5 ORDER BY region NULLS LAST, plan NULLS LAST`,
+    );
+    const [all] = await sql(
+      `SELECT count(*) AS n FROM (SELECT 1 FROM ${table(c360())} GROUP BY region, plan)`,
+    );
+    expect(want.length, 'some groups are suppressed').toBeLessThan(Number(all?.n));
+    expect(answer.json).toEqual({
+      groups: want.map((w) => ({ key: { region: w.region, plan: w.plan }, count: w.n, sum: { mrr: w.mrr } })),
+    });
+  });
+
+  it('analyst: a masked column cannot be filtered, sorted or grouped in clear', async () => {
+    const analyst = await h.token({ roles: ['analyst'] });
+    const filtered = await get('/v1/marts/customer_360/aggregate?email[isNull]=false', { token: analyst });
+    expect(filtered.status).toBe(400);
+    expect((filtered.json as { error: { message: string } }).error.message).toContain('email');
+  });
+
+  it('csm with regions [EU]: rows, exports and aggregates hold EU customers only; finance relations are hidden', async () => {
+    const csm = await h.token({ roles: ['csm'], extraClaims: { [regionsClaim]: ['EU'] } });
+    const want = await expectedRows(c360(), 'region = ?', ['EU']);
+    expect(want.length).toBeGreaterThan(0);
+    expect(want.length).toBeLessThan(rowsOf(c360()).length);
+    const page = await get('/v1/marts/customer_360?limit=500&count=true', { token: csm });
+    ok(page);
+    expect((page.json as PageBody).data).toEqual(want);
+    expect((page.json as PageBody).page.total).toBe(want.length);
+    const exported = await get('/v1/marts/customer_360', { token: csm, accept: 'application/x-ndjson' });
+    ok(exported);
+    expect(inKeyOrder(c360(), ndjson(exported.text))).toEqual(want);
+    // Asking for another region filters within the scope: nothing.
+    const other = await get('/v1/marts/customer_360?region=NA&count=true', { token: csm });
+    expect((other.json as PageBody).page.total).toBe(0);
+    const groups = await get('/v1/marts/customer_360/aggregate?groupBy=region', { token: csm });
+    expect(groups.json).toEqual({ groups: [{ key: { region: 'EU' }, count: want.length }] });
+    const list = await get('/v1/marts', { token: csm });
+    const marts = (list.json as { marts: Array<{ name: string; relations: unknown[] }> }).marts;
+    expect(marts.map((m) => m.name).sort()).toEqual(
+      ['customer_360', 'kpi_daily_usage', 'kpi_funnel', 'kpi_retention'].sort(),
+    );
+    expect(marts.find((m) => m.name === 'customer_360')?.relations).toEqual([]);
+  });
+
+  it('finance: PII comes partially masked in pages, NDJSON and CSV alike', async () => {
+    const finance = await h.token({ roles: ['finance'] });
+    const page = await get('/v1/marts/customer_360?limit=500&fields=email,phone', { token: finance });
+    ok(page);
+    const rows = (page.json as PageBody).data;
+    const clear = rowsOf(c360());
+    expect(rows).toHaveLength(clear.length);
+    rows.forEach((row, i) => {
+      if (clear[i]?.email !== null) {
+        expect(row.email).not.toBe(clear[i]?.email);
+        expect(String(row.email)).toContain('***');
+      }
+    });
+    const exported = await get('/v1/marts/customer_360?fields=email,phone&format=ndjson', { token: finance });
+    expect(inKeyOrder(c360(), ndjson(exported.text))).toEqual(rows);
+    const csv = await get('/v1/marts/customer_360?fields=email,phone&sort=customer_id&format=csv', {
+      token: finance,
+    });
+    const [, ...records] = parseCsv(csv.text);
+    expect(records.map((r) => r[1])).toEqual(rows.map((r) => r.email));
   });
 });
 
