@@ -19,6 +19,7 @@ import { type LatestPointer, resolveLatest } from '../../src/lake/publish.js';
 import { type ApiRuntime, createApiRuntime } from '../../src/runtime/app.js';
 import { logger } from '../../src/runtime/logger.js';
 import type { SqlFragment, SqlValue } from '../../src/sql/fragment.js';
+import { cachedLake } from './lake-cache.js';
 
 /**
  * A real goldgate API for integration tests: a demo lake built in a temp
@@ -177,16 +178,21 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
   };
 
   try {
+    const seed = options.seed ?? DEMO_SEED;
+    const customers = options.customers ?? DEMO_CUSTOMERS;
+    // The demo lake is deterministic: build it once per test run and copy it into each file's folder.
+    await cachedLake(`demo-${seed}-${customers}`, lakeDir, async (dir) => {
+      const buildStore = new LocalObjectStore(dir);
+      const buildEngine = await DuckDbQueryEngine.create({ store: buildStore, connections: 2 });
+      try {
+        await buildDemoLake({ store: buildStore, engine: buildEngine, seed, customers, now: DEMO_NOW });
+      } finally {
+        await buildEngine.close();
+      }
+    });
     const store = new LocalObjectStore(lakeDir);
     const engine = await DuckDbQueryEngine.create({ store, connections: 2 });
     cleanups.push(() => engine.close());
-    await buildDemoLake({
-      store,
-      engine,
-      seed: options.seed ?? DEMO_SEED,
-      customers: options.customers ?? DEMO_CUSTOMERS,
-      now: DEMO_NOW,
-    });
 
     const config = loadConfig(
       hermeticEnv({
