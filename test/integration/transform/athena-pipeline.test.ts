@@ -9,15 +9,23 @@ import { AthenaQueryEngine, createAthenaClient } from '../../../src/adapters/que
 import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
 import { QueryFailedError } from '../../../src/adapters/query-engine/errors.js';
 import type { QueryEngine, Row } from '../../../src/adapters/query-engine/port.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { goldDataset, silverDataset } from '../../../src/lake/layout.js';
 import { readRunManifest, resolveLatest } from '../../../src/lake/publish.js';
 import { ident, raw, sql } from '../../../src/sql/fragment.js';
 import { type AthenaConfig, defineAthenaConfig, qualified } from '../../../src/transform/athena/config.js';
-import { athenaHome, runSilverMaintenance } from '../../../src/transform/athena/run.js';
+import { AthenaTransformConfigError } from '../../../src/transform/athena/errors.js';
+import {
+  athenaConfigOf,
+  athenaHome,
+  runSilverMaintenance,
+  transformHomeFor,
+} from '../../../src/transform/athena/run.js';
 import { ENTITIES } from '../../../src/transform/entities.js';
 import { TransformError } from '../../../src/transform/errors.js';
 import { GOLD_MODELS } from '../../../src/transform/gold/index.js';
 import { type PipelineReport, runPipeline } from '../../../src/transform/pipeline.js';
+import { actOnCondemned, summariseQuarantine } from '../../../src/transform/quarantine.js';
 import { readSilverState } from '../../../src/transform/state.js';
 import { firstBatch, landBatch, secondBatch } from '../../support/athena-local/company.js';
 import { LocalAthena } from '../../support/athena-local/server.js';
@@ -316,6 +324,30 @@ describe('the pipeline on Athena (local endpoint over HTTP) against the embedded
     expect(silverAfter.map((r) => r.rows)).toEqual(silverBefore.map((r) => r.rows));
   }, 180_000);
 
+  it('keeps quarantine readable by the quarantine commands, and retries condemned rows on command', async () => {
+    // Three runs in: the rows that broke the contract failed their third attempt in both homes.
+    const [a, b] = [await summariseQuarantine(embedded), await summariseQuarantine(aws.store)];
+    expect(b).toEqual(a);
+    expect(b.some((s) => s.condemned > 0)).toBe(true);
+    const moved = await actOnCondemned(aws.store, 'retry', { lockTtlMs: 60_000 });
+    await actOnCondemned(embedded, 'retry', { lockTtlMs: 60_000 });
+    expect(moved.length).toBeGreaterThan(0);
+    expect(moved.every((key) => key.startsWith('quarantine/condemned/'))).toBe(true);
+    const now = clockAt('2026-11-21T08:00:00.000Z');
+    const [ra, rb] = [await runPipeline({ store: embedded, engine: duck, now }), await aws.run(now)];
+    const silver = (r: PipelineReport) =>
+      r.steps
+        .filter((s) => s.step.startsWith('silver.'))
+        .map((s) => [s.step, s.status, s.rowsIn, s.quarantined]);
+    expect(silver(rb)).toEqual(silver(ra));
+    // The condemned partitions were read again: their rows came back in (and failed once more).
+    expect(
+      rb.steps.filter((s) => s.step.startsWith('silver.')).reduce((n, s) => n + s.rowsIn, 0),
+    ).toBeGreaterThan(0);
+    expect(await summariseQuarantine(aws.store)).toEqual(await summariseQuarantine(embedded));
+    expect(await allMarts(aws.store, aws.engine)).toEqual(afterSecond);
+  }, 180_000);
+
   it('compacts and vacuums every Silver Iceberg table without changing what it holds', async () => {
     const before = await allMarts(aws.store, aws.engine);
     const report = await runSilverMaintenance({
@@ -445,4 +477,44 @@ describe('a failure in the middle of an Athena run', () => {
     expect(report.status).toBe('succeeded');
     expect(await allMarts(aws.store, aws.engine)).toEqual(baseline);
   }, 120_000);
+});
+
+describe('the aws home settings', () => {
+  const env = {
+    GOLDGATE_HOME: 'aws',
+    GOLDGATE_S3_BUCKET: 'acme-goldgate-prod-control',
+    GOLDGATE_S3_BUCKETS: 'bronze=acme-bronze,silver=acme-silver,gold=acme-gold',
+    GOLDGATE_S3_PREFIX: 'lake',
+    GOLDGATE_ATHENA_DATABASE: 'goldgate_prod_gold',
+    GOLDGATE_GLUE_DATABASES:
+      'bronze=goldgate_prod_bronze,silver=goldgate_prod_silver,gold=goldgate_prod_gold,quarantine=goldgate_prod_quarantine',
+  };
+
+  it('puts the tables over the keys the S3 store writes: each layer in its bucket, under the prefix', () => {
+    const athena = athenaConfigOf(loadConfig(env));
+    expect(athena.locations).toEqual({
+      bronze: 's3://acme-bronze/lake/',
+      silver: 's3://acme-silver/lake/',
+      gold: 's3://acme-gold/lake/',
+      // No bucket of its own: the default bucket holds it, as the store routes its keys.
+      quarantine: 's3://acme-goldgate-prod-control/lake/',
+    });
+    expect([athena.bronzeDb, athena.silverDb, athena.goldDb, athena.quarantineDb]).toEqual([
+      'goldgate_prod_bronze',
+      'goldgate_prod_silver',
+      'goldgate_prod_gold',
+      'goldgate_prod_quarantine',
+    ]);
+  });
+
+  it('refuses to run without a database per layer, or with the engine outside Gold', () => {
+    const noQuarantine = { ...env, GOLDGATE_GLUE_DATABASES: 'bronze=b,silver=s,gold=goldgate_prod_gold' };
+    expect(() => athenaConfigOf(loadConfig(noQuarantine))).toThrow(AthenaTransformConfigError);
+    const store = new LocalObjectStore(tmpdir());
+    const engine = {} as QueryEngine;
+    const silverContext = loadConfig({ ...env, GOLDGATE_ATHENA_DATABASE: 'goldgate_prod_silver' });
+    expect(() => transformHomeFor(silverContext, store, engine)).toThrow(AthenaTransformConfigError);
+    expect(transformHomeFor(loadConfig(env), store, engine)).toBeDefined();
+    expect(transformHomeFor(loadConfig({}), store, engine)).toBeUndefined();
+  });
 });
