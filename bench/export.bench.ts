@@ -107,9 +107,7 @@ async function memoryOf(pid: number): Promise<{ peakMb: number; rssMb: number }>
   return { peakMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
 }
 
-async function startServer(
-  env: NodeJS.ProcessEnv,
-): Promise<{ child: ChildProcess; port: number; mode: string }> {
+async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
   const script = fileURLToPath(new URL('./lib/export-server.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env,
@@ -118,8 +116,8 @@ async function startServer(
   let out = '';
   for await (const chunk of child.stdout ?? []) {
     out += String(chunk);
-    const m = /listening (\d+) (\S+)/.exec(out);
-    if (m) return { child, port: Number(m[1]), mode: String(m[2]) };
+    const m = /listening (\d+)/.exec(out);
+    if (m) return { child, port: Number(m[1]) };
   }
   throw new Error(`the API process exited before listening (code ${child.exitCode})`);
 }
@@ -158,7 +156,7 @@ export default async function bench(args: readonly string[]): Promise<void> {
   const key = await ensureDevKeys(stateDir);
   const token = await signDevToken(key, { subject: 'bench', roles: ['admin'] }, config.auth);
 
-  const { child, port, mode } = await startServer(env);
+  const { child, port } = await startServer(env);
   const pid = child.pid;
   if (pid === undefined) throw new Error('no pid for the API process');
   try {
@@ -209,10 +207,6 @@ export default async function bench(args: readonly string[]): Promise<void> {
       api_peak_rss_mb: { value: after.peakMb, unit: 'MB (VmHWM; goal < 300)' },
       api_sampled_peak_rss_mb: { value: sampledPeak, unit: 'MB (VmRSS every 100 ms)' },
       lake_build_s: { value: buildS, unit: `s (${lake})` },
-      rest_routing: {
-        value: mode === 'gateway' ? 1 : 0,
-        unit: '1 = the gateway routes /v1; 0 = bench adds the branch',
-      },
       api_settings: { value: settings.length + (nodeOptions ? 1 : 0), unit: described },
     });
   } finally {

@@ -1,8 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Gateway } from '../../src/api/gateway.js';
 import { createHttpServer } from '../../src/api/http.js';
-import { isRestPath, routeRest } from '../../src/api/rest.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createApiRuntime } from '../../src/runtime/app.js';
 import { logger } from '../../src/runtime/logger.js';
@@ -15,30 +12,9 @@ import { logger } from '../../src/runtime/logger.js';
  */
 
 const runtime = await createApiRuntime(loadConfig({ ...process.env, GOLDGATE_PORT: '0' }));
-const gateway = runtime.gateway;
-const probe = await gateway.handle({
-  method: 'GET',
-  path: '/v1/openapi.json',
-  search: '',
-  headers: {},
-  body: undefined,
-});
-// Until the gateway routes /v1 itself, add the same branch around it (the transport stays the real one).
-const served: Gateway =
-  probe.status === 200
-    ? gateway
-    : {
-        ...gateway,
-        handle: (request) =>
-          isRestPath(request.path)
-            ? routeRest(request, gateway.context, randomUUID(), logger)
-            : gateway.handle(request),
-      };
-const server = createHttpServer(served, logger);
+const server = createHttpServer(runtime.gateway, logger);
 server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(
-    `listening ${(server.address() as AddressInfo).port} ${probe.status === 200 ? 'gateway' : 'rest-branch'}\n`,
-  );
+  process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
 });
 process.once('SIGTERM', () => {
   server.close();

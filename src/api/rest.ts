@@ -11,7 +11,7 @@ import { MartNotFoundError } from '../query/errors.js';
 import type { GatewayContext } from '../resolvers/index.js';
 import { HTTP_STATUS, PUBLIC_CODES } from './errors.js';
 import { exportBody, type PublicFailure, restRow, restValue } from './export.js';
-import type { Gateway, GatewayRequest, GatewayResponse } from './gateway.js';
+import type { GatewayRequest, GatewayResponse } from './gateway.js';
 import { buildOpenApi } from './openapi.js';
 import {
   MEDIA_TYPES,
@@ -387,26 +387,4 @@ export async function handleRest(
     maxPageSize: ctx.reader.maxPageSize,
   });
   return rows(request, ctx, access, asked, params);
-}
-
-/**
- * The gateway's whole `/v1` branch: authenticate (except the public document),
- * answer, and map any failure to its problem answer. `Gateway.handle` calls it
- * for `isRestPath(request.path)`, between its own cache and log hooks.
- */
-export async function routeRest(
-  request: GatewayRequest,
-  context: Gateway['context'],
-  correlationId: string,
-  log: Logger,
-): Promise<GatewayResponse> {
-  let ctx: GatewayContext | undefined;
-  try {
-    if (!isPublicRestPath(request.path)) {
-      ctx = await context(request.headers.authorization, correlationId, request.signal);
-    }
-    return await handleRest(request, ctx, { logger: log });
-  } catch (error) {
-    return restErrorResponse(error, ctx?.scope.log ?? log);
-  }
 }

@@ -1,15 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../../src/api/gateway.js';
-import { createHttpServer } from '../../../src/api/http.js';
-import { isRestPath, routeRest } from '../../../src/api/rest.js';
 import { MARTS } from '../../../src/catalog/index.js';
 import type { ColumnDef, MartDef } from '../../../src/catalog/types.js';
 import { goldDataset } from '../../../src/lake/layout.js';
 import { resolveLatest } from '../../../src/lake/publish.js';
-import { logger } from '../../../src/runtime/logger.js';
 import type { SqlValue } from '../../../src/sql/fragment.js';
 import { type ApiHarness, startApiHarness } from '../../support/api-harness.js';
 
@@ -39,7 +32,6 @@ interface PageBody {
 let h: ApiHarness;
 let base: string;
 let token: string;
-let shim: Server | undefined;
 /** Every mart's rows, in key order, as the API must show them (computed by SQL here). */
 const expected = new Map<string, JsonRow[]>();
 const runIds = new Map<string, string>();
@@ -47,30 +39,6 @@ const runIds = new Map<string, string>();
 /** A table name for a mart in the tests' DuckDB. */
 const table = (mart: MartDef): string => `t_${mart.name}`;
 const q = (name: string): string => `"${name}"`;
-
-/**
- * TEMPORARY until the gateway routes `/v1`: a wrapper around the real gateway
- * (the real token check, reader and HTTP transport) that adds the routing the
- * gateway will hold. Once `GET /v1/openapi.json` answers on the harness's own
- * server, this is skipped and every test goes through the real gateway.
- */
-async function restBaseUrl(): Promise<string> {
-  const probe = await fetch(`${h.baseUrl}/v1/openapi.json`);
-  await probe.arrayBuffer();
-  if (probe.status === 200) return h.baseUrl;
-  const gateway = h.runtime.gateway;
-  const wrapped: Gateway = {
-    ...gateway,
-    handle: (request) =>
-      isRestPath(request.path)
-        ? routeRest(request, gateway.context, randomUUID(), logger)
-        : gateway.handle(request),
-  };
-  const server = createHttpServer(wrapped, logger);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  shim = server;
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 /** The SQL giving a value of a column's type exactly as the API must show it (written independently here). */
 function apiExpression(c: ColumnDef, expr = q(c.name)): string {
@@ -240,7 +208,7 @@ function csvText(c: ColumnDef, value: Json): string | null {
 beforeAll(async () => {
   h = await startApiHarness();
   token = await h.adminToken();
-  base = await restBaseUrl();
+  base = h.baseUrl;
   for (const mart of MARTS) {
     const pointer = await resolveLatest(h.store, goldDataset(mart.name, mart.schemaVersion));
     if (!pointer) throw new Error(`${mart.name} was not published`);
@@ -261,13 +229,6 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  if (shim) {
-    const server = shim;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-  }
   await h?.close();
 });
 
