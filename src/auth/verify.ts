@@ -7,6 +7,7 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { UnauthenticatedError } from './errors.js';
 import { type Principal, SCOPE_CLAIMS } from './principal.js';
@@ -39,6 +40,9 @@ export async function createVerifier(settings: VerifierSettings): Promise<Verifi
     ? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 600_000 })
     : createLocalJWKSet(await readLocalJwks(settings.jwksFile));
   const ns = settings.claimsNamespace;
+  // Callers send the same token for many requests: a verified token is remembered until it
+  // expires, so the signature check runs once per token, not once per request.
+  const verified = new LRUCache<string, { principal: Principal; expS: number }>({ max: 10_000 });
 
   return async (authorization) => {
     const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(
@@ -46,6 +50,12 @@ export async function createVerifier(settings: VerifierSettings): Promise<Verifi
     );
     if (!match?.[1])
       throw new UnauthenticatedError(authorization ? 'malformed authorization header' : 'no token');
+    const known = verified.get(match[1]);
+    if (known) {
+      // The same bytes passed every check before; only time can have changed since (exp).
+      if (Date.now() / 1000 <= known.expS + settings.clockToleranceS) return known.principal;
+      verified.delete(match[1]);
+    }
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(match[1], keySet, {
@@ -68,7 +78,12 @@ export async function createVerifier(settings: VerifierSettings): Promise<Verifi
       if (!values.success) throw new UnauthenticatedError(`claim ${name} is not a list of strings`);
       scopes[name] = values.data;
     }
-    return { subject: payload.sub, roles: roles.data, scopes };
+    const principal: Principal = { subject: payload.sub, roles: roles.data, scopes };
+    // A token not yet valid (nbf within the tolerance) is not remembered: it is checked again next time.
+    if (typeof payload.exp === 'number' && (payload.nbf === undefined || payload.nbf <= Date.now() / 1000)) {
+      verified.set(match[1], { principal, expS: payload.exp });
+    }
+    return principal;
   };
 }
 
