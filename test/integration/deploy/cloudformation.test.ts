@@ -1,16 +1,26 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
+import { loadLakeFormationMapping } from '../../../src/adapters/policy-source/lake-formation.js';
+import { definedRoles } from '../../../src/auth/policy/index.js';
 import { MARTS } from '../../../src/catalog/index.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { parseStreamTables } from '../../../src/handlers/ddb-stream.js';
 import { parseZohoSettings } from '../../../src/ingest/zoho/client.js';
 import { checkSlas, powertoolsSlaMetrics, SLA_METRICS } from '../../../src/ops/index.js';
+import {
+  type LfDataCellsFilter,
+  lfColumnTags,
+  lfFilter,
+  startLakeFormationServer,
+} from '../../support/lake-formation-server.js';
+import { startParametersExtension } from '../../support/parameters-extension.js';
 import {
   checkAlarms,
   checkAthenaWorkGroups,
@@ -31,20 +41,22 @@ import {
   type Template,
   withNames,
 } from './template-checks.js';
+import { extractZip, readZip, type ZipEntry } from './zip.js';
 
 const run = promisify(execFile);
 const repo = new URL('../../../', import.meta.url).pathname;
 
 /**
- * The values the stage's SSM parameters must hold (docs/runbook.md creates
- * them); the functions read these from CloudFormation dynamic references.
+ * The values the stage's SSM parameters (`/goldgate/<stage>/<name>`) must hold
+ * (docs/runbook.md creates them); the functions read these from CloudFormation
+ * dynamic references.
  */
 const SSM_EXAMPLES: Readonly<Record<string, string>> = {
-  '/goldgate/prod/jwt-issuer': 'https://id.example.com/',
-  '/goldgate/prod/jwt-audience': 'goldgate-api',
-  '/goldgate/prod/jwks-url': 'https://id.example.com/.well-known/jwks.json',
-  '/goldgate/prod/zoho/organization-id': '60012345678',
-  '/goldgate/prod/zoho/dc': 'eu',
+  'jwt-issuer': 'https://id.example.com/',
+  'jwt-audience': 'goldgate-api',
+  'jwks-url': 'https://id.example.com/.well-known/jwks.json',
+  'zoho/organization-id': '60012345678',
+  'zoho/dc': 'eu',
 };
 
 /**
@@ -55,8 +67,97 @@ const PENDING_NAMES: ReadonlySet<string> = new Set([
   'GOLDGATE_S3_BUCKETS',
   'GOLDGATE_S3_BUCKET',
   'GOLDGATE_GLUE_DATABASES',
-  'GOLDGATE_MASK_SECRET_PARAM',
 ]);
+
+/** Where Lambda unpacks a function's zip (and its working directory). */
+const TASK_ROOT = '/var/task';
+
+/**
+ * A function's environment as it will be in the account: references to the
+ * stack's resources by their physical names, the stage's SSM dynamic
+ * references by the example values above. Undefined where a value has no example.
+ */
+function exampleEnvironment(
+  variables: Readonly<Record<string, string | undefined>>,
+  names: ReadonlyMap<string, string>,
+  stage = 'prod',
+): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(variables)) {
+    if (value === undefined) {
+      env[name] = undefined;
+      continue;
+    }
+    const resolved = withNames(value, names);
+    const ssm = /^\{\{resolve:ssm:([^}]+)\}\}$/.exec(resolved)?.[1];
+    const prefix = `/goldgate/${stage}/`;
+    if (ssm === undefined) env[name] = resolved;
+    else env[name] = ssm.startsWith(prefix) ? SSM_EXAMPLES[ssm.slice(prefix.length)] : undefined;
+  }
+  return env;
+}
+
+/** The parts of `serverless print` these tests read. */
+interface PrintedService {
+  readonly provider: { readonly environment: Record<string, unknown> };
+  readonly functions: {
+    readonly api: {
+      readonly environment: Record<string, unknown>;
+      readonly package: { readonly patterns: readonly string[] };
+    };
+  };
+  readonly resources: { readonly Resources: Template['Resources'] };
+}
+
+/** The service as a stage resolves it (`serverless print`, offline), with no packaging. */
+async function printed(stage: string, cwd: string): Promise<PrintedService> {
+  const { stdout } = await run(
+    process.execPath,
+    ['node_modules/osls/bin/serverless.js', 'print', '--stage', stage, '--format', 'json'],
+    {
+      cwd,
+      env: {
+        ...process.env,
+        SLS_TELEMETRY_DISABLED: '1',
+        HTTP_PROXY: 'http://127.0.0.1:9',
+        HTTPS_PROXY: 'http://127.0.0.1:9',
+      },
+      timeout: 120_000,
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
+  return JSON.parse(stdout) as PrintedService;
+}
+
+/** `GET /health` as API Gateway (HTTP API, payload v2) delivers it to the api function. */
+function healthEvent(requestId: string): Record<string, unknown> {
+  return {
+    version: '2.0',
+    routeKey: 'GET /health',
+    rawPath: '/health',
+    rawQueryString: '',
+    headers: {},
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'api',
+      domainName: 'api.example.com',
+      domainPrefix: 'api',
+      http: {
+        method: 'GET',
+        path: '/health',
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: 'test',
+      },
+      requestId,
+      routeKey: 'GET /health',
+      stage: '$default',
+      time: '21/Nov/2026:06:00:00 +0000',
+      timeEpoch: 1_795_240_800_000,
+    },
+    isBase64Encoded: false,
+  };
+}
 
 /** Set by the runtime or read by libraries (Powertools), not by goldgate's own code. */
 const LIBRARY_NAMES = /^(NODE_ENV|POWERTOOLS_[A-Z_]+|AWS_[A-Z_]+)$/;
@@ -155,7 +256,7 @@ describe('npm run package -- --stage prod: the CloudFormation template', () => {
     work = await mkdtemp(join(tmpdir(), 'goldgate-package-'));
     for (const file of ['serverless.yml', 'package.json', 'tsconfig.json'])
       await cp(join(repo, file), join(work, file));
-    await cp(join(repo, 'src'), join(work, 'src'), { recursive: true });
+    for (const dir of ['src', 'policies']) await cp(join(repo, dir), join(work, dir), { recursive: true });
     await mkdir(join(work, 'scripts'));
     await cp(join(repo, 'scripts/package.mjs'), join(work, 'scripts/package.mjs'));
     await symlink(join(repo, 'node_modules'), join(work, 'node_modules'), 'dir');
@@ -314,12 +415,9 @@ describe('npm run package -- --stage prod: the CloudFormation template', () => {
     const unread = new Set<string>();
     for (const [fn, variables] of environments) {
       const env: Record<string, string> = {};
-      for (const [name, value] of Object.entries(variables)) {
-        expect(value, `${fn} ${name}`).toBeDefined();
-        const resolved = withNames(value ?? '', names);
-        const ssm = /^\{\{resolve:ssm:([^}]+)\}\}$/.exec(resolved);
-        const example = ssm?.[1] === undefined ? resolved : SSM_EXAMPLES[ssm[1]];
-        expect(example, `${fn} ${name}: no example for ${resolved}`).toBeDefined();
+      for (const [name, example] of Object.entries(exampleEnvironment(variables, names))) {
+        expect(variables[name], `${fn} ${name}`).toBeDefined();
+        expect(example, `${fn} ${name}: no example for ${variables[name]}`).toBeDefined();
         expect(example, `${fn} ${name} still names a resource`).not.toMatch(/\$\{/);
         env[name] = example ?? '';
         if (!LIBRARY_NAMES.test(name) && !source.includes(name)) unread.add(name);
@@ -357,5 +455,173 @@ describe('npm run package -- --stage prod: the CloudFormation template', () => {
     } finally {
       await rm(alone, { recursive: true, force: true });
     }
+  });
+
+  describe('the api: its policy and mask secret as the stage sets them', () => {
+    let apiEnv: Record<string, string>;
+    let entries: ZipEntry[];
+    let task: string;
+
+    beforeAll(async () => {
+      const variables = functionEnvironments(template).get('ApiLambdaFunction') ?? {};
+      apiEnv = {};
+      for (const [name, value] of Object.entries(exampleEnvironment(variables, physicalNames(template))))
+        if (value !== undefined) apiEnv[name] = value;
+      entries = readZip(await readFile(join(work, '.serverless/api.zip')));
+      // Unpacked as Lambda does under /var/task.
+      task = await mkdtemp(join(tmpdir(), 'goldgate-api-task-'));
+      await extractZip(entries, task);
+    });
+
+    afterAll(async () => {
+      if (task) await rm(task, { recursive: true, force: true });
+    });
+
+    /** A path under /var/task as the same file of the unpacked zip. */
+    const inTask = (path: string): string =>
+      path.startsWith(`${TASK_ROOT}/`) ? join(task, relative(TASK_ROOT, path)) : path;
+
+    it('prod reads Lake Formation through the mapping its zip holds where GOLDGATE_LF_MAPPING_FILE points', async () => {
+      const policies = (await readdir(join(repo, 'policies'))).map((f) => `policies/${f}`);
+      expect(entries.map((e) => e.name).sort()).toEqual([...policies, 'src/handlers/api.js'].sort());
+      const config = loadConfig(apiEnv);
+      expect(config.policy.source).toBe('lakeformation');
+      // Only the stage's own source's file is set.
+      expect(Object.keys(apiEnv)).not.toContain('GOLDGATE_POLICY_FILE');
+      const mappingFile = config.policy.lakeFormation.mappingFile ?? '';
+      expect(mappingFile).toBe(`${TASK_ROOT}/policies/lake-formation.prod.yaml`);
+      expect(entries.map((e) => e.name)).toContain(relative(TASK_ROOT, mappingFile));
+      const mapping = await loadLakeFormationMapping(inTask(mappingFile));
+      // The filters it reads are on the tables the api queries.
+      expect(mapping.database).toBe(config.athena.database);
+      expect(mapping.database).toBe('goldgate_prod_gold');
+      const demo = await definedRoles(loadConfig({}));
+      expect(Object.keys(mapping.roles)).toEqual(expect.arrayContaining(demo.roles.map((r) => r.name)));
+    });
+
+    it('lets the api read the mask secret parameter it names, and no other', () => {
+      const param = apiEnv.GOLDGATE_MASK_SECRET_PARAM ?? '';
+      expect(loadConfig(apiEnv).policy).toMatchObject({ maskSecret: undefined, maskSecretParam: param });
+      const secretName = /^\/aws\/reference\/secretsmanager\/(.+)$/.exec(param)?.[1];
+      expect(secretName).toBe('goldgate/prod/mask-secret');
+      const statements = identityPolicies(template)
+        .filter((p) => p.owner.startsWith('ApiRole/'))
+        .flatMap((p) => p.statements)
+        .filter((s) => s.Effect === 'Allow');
+      const resourcesOf = (action: string): string[] =>
+        statements
+          .filter((s) => [s.Action].flat().includes(action))
+          .flatMap((s) => [s.Resource].flat().map((r) => stringOf(r) ?? '?'));
+      expect(resourcesOf('ssm:GetParameter')).toEqual([
+        `arn:aws:ssm:eu-west-1:123456789012:parameter${param}`,
+      ]);
+      expect(resourcesOf('secretsmanager:GetSecretValue')).toEqual([
+        `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${secretName}-??????`,
+      ]);
+    });
+
+    it('starts from its zip alone: the mask secret read once per container, the policy from Lake Formation, no secret in its output', async () => {
+      const database = apiEnv.GOLDGATE_ATHENA_DATABASE ?? '';
+      const param = apiEnv.GOLDGATE_MASK_SECRET_PARAM ?? '';
+      const secret = randomBytes(48).toString('base64');
+      const onGold = (filter: LfDataCellsFilter): LfDataCellsFilter => ({
+        ...filter,
+        DatabaseName: database,
+      });
+      const lf = await startLakeFormationServer({
+        filters: [
+          ...MARTS.map((m) => onGold(lfFilter(m.name, 'goldgate_admin', 'all', { excluding: [] }))),
+          onGold(lfFilter('customer_360', 'goldgate_csm', 'all', { excluding: [] })),
+        ],
+        columnTags: Object.fromEntries(
+          MARTS.map((m) => [
+            m.name,
+            lfColumnTags(
+              Object.fromEntries(m.columns.flatMap((c) => (c.pii ? [[c.name, { pii: c.pii }]] : []))),
+            ),
+          ]),
+        ),
+      });
+      const extension = await startParametersExtension({ [param]: secret });
+      const env: Record<string, string> = {
+        PATH: process.env.PATH ?? '',
+        ...Object.fromEntries(Object.entries(apiEnv).map(([name, value]) => [name, inTask(value)])),
+        ...extension.env(),
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: 'AKIDTEST',
+        AWS_SECRET_ACCESS_KEY: 'test-secret',
+        GOLDGATE_LF_ENDPOINT: lf.endpoint,
+        // Nothing listens there: starting must not query Athena (nor S3, nor the IdP).
+        GOLDGATE_ATHENA_ENDPOINT: 'http://127.0.0.1:9',
+      };
+      const probe = `
+        const { handler } = require(${JSON.stringify(join(task, 'src/handlers/api.js'))});
+        const events = ${JSON.stringify([healthEvent('cold'), healthEvent('warm')])};
+        (async () => {
+          const statuses = [];
+          for (const event of events) {
+            const context = { awsRequestId: event.requestContext.requestId, functionName: 'goldgate-prod-api' };
+            statuses.push((await handler(event, context)).statusCode);
+          }
+          process.stdout.write('\\nRESULT ' + JSON.stringify(statuses) + '\\n');
+        })().catch((error) => {
+          process.stdout.write('\\nFAILED ' + JSON.stringify({ code: error.code, message: error.message }) + '\\n');
+          process.exitCode = 1;
+        });`;
+      let output: string;
+      try {
+        const { stdout, stderr } = await run(process.execPath, ['-e', probe], {
+          cwd: task,
+          env,
+          timeout: 60_000,
+        });
+        output = `${stdout}\n${stderr}`;
+      } catch (error) {
+        const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+        output = `${stdout ?? ''}\n${stderr ?? ''}`;
+      } finally {
+        await extension.close();
+        await lf.close();
+      }
+      expect(/^RESULT (.*)$/m.exec(output)?.[1], output).toBe('[200,200]');
+      expect(extension.requests).toEqual([
+        { path: '/systemsmanager/parameters/get', name: param, withDecryption: 'true', authorized: true },
+      ]);
+      expect(output).toMatch(/"message":"policy in force".*"source":"lakeformation"/);
+      const tables = lf.requests
+        .filter((r) => r.operation === 'GetResourceLFTags')
+        .map((r) => (r.body.Resource as { Table: { DatabaseName: string; Name: string } }).Table);
+      expect(tables).toEqual(MARTS.map((m) => ({ DatabaseName: database, Name: m.name })));
+      expect(lf.requests.every((r) => r.signed)).toBe(true);
+      expect(output).not.toContain(secret);
+    });
+
+    it('dev serves the demo policy file, packaged by the same patterns', async () => {
+      const [dev, prod] = await Promise.all([printed('dev', work), printed('prod', work)]);
+      // So what prod's zip holds (above), dev's holds too.
+      expect(dev.functions.api.package.patterns).toEqual(prod.functions.api.package.patterns);
+      const variables: Record<string, string | undefined> = {};
+      for (const [name, value] of Object.entries({
+        ...dev.provider.environment,
+        ...dev.functions.api.environment,
+      }))
+        if (value !== null) variables[name] = stringOf(value);
+      const env: Record<string, string> = {};
+      const names = physicalNames(parseTemplate({ Resources: dev.resources.Resources }));
+      for (const [name, value] of Object.entries(exampleEnvironment(variables, names, 'dev'))) {
+        expect(value, `dev api ${name}: no example for ${variables[name]}`).toBeDefined();
+        expect(value, `dev api ${name} still names a resource`).not.toMatch(/\$\{/);
+        env[name] = value ?? '';
+      }
+      const config = loadConfig(env);
+      expect(config.athena.database).toBe('goldgate_dev_gold');
+      expect(config.policy.source).toBe('file');
+      expect(Object.keys(env)).not.toContain('GOLDGATE_LF_MAPPING_FILE');
+      expect(config.policy.file).toBe(`${TASK_ROOT}/policies/demo.yaml`);
+      expect(entries.map((e) => e.name)).toContain(relative(TASK_ROOT, config.policy.file));
+      const demo = await definedRoles(loadConfig({}));
+      const packaged = await definedRoles(loadConfig({ GOLDGATE_POLICY_FILE: inTask(config.policy.file) }));
+      expect(packaged.roles).toEqual(demo.roles);
+    });
   });
 });
