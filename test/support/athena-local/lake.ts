@@ -98,6 +98,7 @@ type Result = { columns: ColumnMeta[]; rows: Row[] };
 
 const EMPTY: Result = { columns: [], rows: [] };
 
+/** The tables, files and snapshots behind the endpoint's `trino` mode (see the comment above). */
 export class LocalLake {
   private readonly tables = new Map<string, Table>();
   private ready: Promise<void> | undefined;

@@ -151,6 +151,7 @@ export function duckName(name: TableName): string {
   return `${quoteIdent(name.db)}.${quoteIdent(name.table)}`;
 }
 
+/** A DuckDB quoted identifier. */
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
