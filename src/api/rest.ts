@@ -85,8 +85,8 @@ const REST_STATUS: Readonly<Record<string, number>> = {
   ENGINE_ABORTED: 503,
 };
 
-/** Public codes REST answers whether or not GraphQL lists them yet. */
-const REST_PUBLIC = new Set(['FORBIDDEN', 'QUERY_TOO_COMPLEX', 'NOT_FOUND', 'BAD_USER_INPUT']);
+/** Every code a REST error answer may carry. */
+export const REST_ERROR_CODES: readonly string[] = [...Object.keys(REST_STATUS), 'INTERNAL'];
 
 function isUnauthenticated(error: unknown): boolean {
   if (error instanceof UnauthenticatedError) return true;
@@ -96,7 +96,7 @@ function isUnauthenticated(error: unknown): boolean {
 /** The status, code and message a caller may see for a thrown value (internal ones are logged). */
 export function publicFailure(error: unknown, log: Logger): PublicFailure & { status: number } {
   if (isUnauthenticated(error)) return { status: 401, code: 'UNAUTHENTICATED', message: 'Unauthorized' };
-  if (isGoldgateError(error) && (PUBLIC_CODES[error.code] !== undefined || REST_PUBLIC.has(error.code))) {
+  if (isGoldgateError(error) && PUBLIC_CODES[error.code] !== undefined) {
     const status = REST_STATUS[error.code] ?? HTTP_STATUS[error.code] ?? 400;
     if (status >= 500) log.warn('request failed', { error: describeError(error) });
     return { status, code: error.code, message: error.message };
@@ -129,7 +129,7 @@ let openApiText: string | undefined;
 
 /** The OpenAPI document, built once per process from the catalog. */
 export function openApiDocument(): string {
-  openApiText ??= JSON.stringify(buildOpenApi(MARTS, ROWS_PARAMS));
+  openApiText ??= JSON.stringify(buildOpenApi(MARTS, ROWS_PARAMS, REST_ERROR_CODES));
   return openApiText;
 }
 
@@ -345,7 +345,8 @@ export async function handleRest(
   ctx: GatewayContext | undefined,
   deps: RestDeps,
 ): Promise<GatewayResponse> {
-  const segments = request.path.slice(REST_PREFIX.length).split('/').filter(Boolean);
+  // Exact paths only: an empty segment (`//`, a trailing slash) matches nothing.
+  const segments = request.path.slice(REST_PREFIX.length + 1).split('/');
   const route =
     segments.length === 1 && segments[0] === 'openapi.json'
       ? 'openapi'
@@ -358,13 +359,12 @@ export async function handleRest(
             : segments.length === 3 && segments[2] === 'aggregate'
               ? 'aggregate'
               : undefined;
-  if (route === undefined || request.path.endsWith('/')) throw new MartNotFoundError();
+  if (route === undefined || !isRestPath(request.path) || segments.includes(''))
+    throw new MartNotFoundError();
   if (request.method.toUpperCase() !== 'GET') {
-    return jsonResponse(
-      405,
-      { error: { code: 'BAD_REQUEST', message: `${request.method} is not allowed here` } },
-      [['allow', 'GET']],
-    );
+    return jsonResponse(405, { error: { code: 'BAD_REQUEST', message: 'only GET is allowed here' } }, [
+      ['allow', 'GET'],
+    ]);
   }
   if (route === 'openapi') {
     deps.logger.debug('openapi document served');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildOpenApi, type JsonObject, type JsonValue } from '../../../src/api/openapi.js';
-import { handleRest, openApiDocument } from '../../../src/api/rest.js';
+import { handleRest, openApiDocument, REST_ERROR_CODES } from '../../../src/api/rest.js';
 import { operatorsFor, ROWS_PARAMS } from '../../../src/api/rest-params.js';
 import { MARTS } from '../../../src/catalog/index.js';
 import type { MartDef } from '../../../src/catalog/types.js';
@@ -12,7 +12,7 @@ import { logger } from '../../../src/runtime/logger.js';
  * resolving, and the parameters matching the catalog.
  */
 
-const doc = buildOpenApi(MARTS, ROWS_PARAMS);
+const doc = buildOpenApi(MARTS, ROWS_PARAMS, REST_ERROR_CODES);
 
 const isObject = (v: JsonValue | undefined): v is JsonObject =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -88,6 +88,22 @@ describe('the OpenAPI 3.1 document', () => {
     expect(doc.security).toEqual([{ bearerAuth: [] }]);
     // The document itself is public.
     expect(obj(obj(obj(doc.paths, 'paths')['/v1/openapi.json'], 'doc').get, 'get').security).toEqual([]);
+  });
+
+  it('the error schema lists every code an error answer may carry', () => {
+    const error = obj(resolve('#/components/schemas/Error'), 'Error');
+    const code = obj(obj(obj(obj(error.properties, 'p').error, 'e').properties, 'pp').code, 'code');
+    expect(code.enum).toEqual([...REST_ERROR_CODES]);
+    expect(REST_ERROR_CODES).toEqual(
+      expect.arrayContaining([
+        'UNAUTHENTICATED',
+        'BAD_USER_INPUT',
+        'FORBIDDEN',
+        'NOT_FOUND',
+        'ENGINE_BUSY',
+        'INTERNAL',
+      ]),
+    );
   });
 
   it('every $ref resolves inside the document', () => {
