@@ -13,6 +13,8 @@ import { listCompleteRuns, resolveLatest, rollbackTo } from '../lake/publish.js'
 import { createApiRuntime } from '../runtime/app.js';
 import { logger } from '../runtime/logger.js';
 import { createObjectStore, createQueryEngine } from '../runtime/stores.js';
+import { goldPublishStatement } from '../transform/athena/gold.js';
+import { athenaConfigOf, transformHomeFor } from '../transform/athena/run.js';
 import { runPipeline } from '../transform/pipeline.js';
 import { buildDemoLake } from './demo.js';
 import { ingestCommand } from './ingest.js';
@@ -254,9 +256,12 @@ async function token(config: Config, args: readonly string[]): Promise<number> {
 
 async function pipeline(config: Config): Promise<number> {
   return withLake(config, async ({ store, engine }) => {
+    // On the aws home the same orchestration runs its steps on Athena.
+    const home = transformHomeFor(config, store, engine);
     const report = await runPipeline({
       store,
       engine,
+      ...(home ? { home } : {}),
       lockTtlMs: config.pipeline.lockTtlMs,
       onProgress: (e) => progress(`[${e.index}/${e.total}] ${e.step}: ${e.detail}`),
     });
@@ -283,6 +288,13 @@ async function publish(config: Config, args: readonly string[]): Promise<number>
   }
   if (action === 'rollback' && runId) {
     const pointer = await rollbackTo(store, dataset, runId);
+    if (config.home === 'aws') {
+      // Athena callers read the mart's view: it must follow the pointer.
+      await withLake(config, async ({ engine }) => {
+        const statement = goldPublishStatement(athenaConfigOf(config), mart, pointer.run_id);
+        await engine.execute({ sql: statement.sql, label: statement.label });
+      });
+    }
     progress(
       `${mart.name} now serves run ${pointer.run_id}${pointer.rolled_back_from ? ` (was ${pointer.rolled_back_from})` : ''}`,
     );
