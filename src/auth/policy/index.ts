@@ -156,7 +156,9 @@ export async function resolveMaskSecret(
     // The value is checked here, never echoed: errors name the parameter only.
     const secret = await readSsmParameter(param, env);
     if (secret.length < MIN_SECRET_LENGTH)
-      throw new MaskSecretError(`the mask secret in ${param} holds fewer than ${MIN_SECRET_LENGTH} characters`);
+      throw new MaskSecretError(
+        `the mask secret in ${param} holds fewer than ${MIN_SECRET_LENGTH} characters`,
+      );
     return secret;
   }
   if (config.home === 'aws' || config.production)
