@@ -20,8 +20,9 @@ import { bindableValue } from '../query/values.js';
  * snake_case names: `col=v` (eq) or `col[op]=v`. Values are percent-decoded
  * per application/x-www-form-urlencoded (`+` is a space, `%2B` a plus); an
  * `in` list is split on raw commas before decoding, so `%2C` is a literal comma
- * inside one value. Names below are reserved: a column with such a name is
- * filtered as `name[eq]=`.
+ * inside one value (`col[in]=` alone is no value and is refused: ask for a
+ * lone empty string with `col=`). Names below are reserved: a column with such
+ * a name is filtered as `name[eq]=`.
  */
 
 /** The query parameters of a rows request that are not filters. */
