@@ -120,7 +120,10 @@ describe('GOLDGATE_MASK_SECRET_PARAM: the mask secret through the Parameters and
     const noSession = await failure(
       resolveMaskSecret(config, { PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: extension.port }),
     );
-    expect(noSession).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('no AWS session') });
+    expect(noSession).toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('no AWS session'),
+    });
     const closed = await startParametersExtension();
     await closed.close();
     const noExtension = await failure(resolveMaskSecret(config, closed.env()));
@@ -167,7 +170,13 @@ function healthEvent(requestId: string): APIGatewayProxyEventV2 {
       apiId: 'api',
       domainName: 'api.example.com',
       domainPrefix: 'api',
-      http: { method: 'GET', path: '/health', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
+      http: {
+        method: 'GET',
+        path: '/health',
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: 'test',
+      },
       requestId,
       routeKey: 'GET /health',
       stage: '$default',
