@@ -59,8 +59,25 @@ async function serve(gateway: Gateway, req: IncomingMessage, res: ServerResponse
     res.end(response.body);
     return;
   }
-  for await (const chunk of response.body) res.write(chunk);
+  for await (const chunk of response.body) {
+    // Leaving the loop closes the body, which closes the engine cursor.
+    if (res.destroyed) break;
+    // Backpressure: a slow client must not make the server buffer the whole export.
+    if (!res.write(chunk)) await drained(res);
+  }
   res.end();
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 async function readBody(req: IncomingMessage): Promise<string | undefined> {

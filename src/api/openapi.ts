@@ -6,8 +6,9 @@ import {
   isMeasureColumn,
   MAX_GROUPS,
   MAX_IN_VALUES,
+  operatorsFor,
 } from '../query/builder.js';
-import { DEFAULT_GROUPS, DEFAULT_PAGE_SIZE, MEDIA_TYPES, operatorsFor, ROW_FORMATS } from './rest-params.js';
+import { DEFAULT_GROUPS, DEFAULT_PAGE_SIZE, MEDIA_TYPES, ROW_FORMATS } from './rest-params.js';
 
 /**
  * The OpenAPI 3.1 document of the REST API, generated from the mart catalog:

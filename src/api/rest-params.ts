@@ -11,6 +11,7 @@ import {
   type MartFilter,
   type Measure,
   type OrderTerm,
+  operatorsFor,
 } from '../query/builder.js';
 import { BadUserInputError } from '../query/errors.js';
 import { bindableValue } from '../query/values.js';
@@ -45,24 +46,6 @@ export const MEDIA_TYPES: Readonly<Record<RowFormat, readonly string[]>> = {
   ndjson: ['application/x-ndjson', 'application/ndjson'],
   csv: ['text/csv'],
 };
-
-/**
- * The filter operators a column type takes: the same rule as the GraphQL
- * filter inputs (ordered comparisons except on booleans and ids, text matching
- * on text and ids).
- */
-export function operatorsFor(api: ApiType): readonly FilterOp[] {
-  const ordered = api !== 'Boolean' && api !== 'ID';
-  const text = api === 'String' || api === 'ID';
-  return [
-    'eq',
-    'ne',
-    'in',
-    ...(ordered ? (['lt', 'lte', 'gt', 'gte'] as const) : []),
-    'isNull',
-    ...(text ? (['contains', 'startsWith'] as const) : []),
-  ];
-}
 
 /** One `name=value` pair as it came, with its value still encoded (for `in` and for links). */
 export interface QueryParam {

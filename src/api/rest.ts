@@ -6,7 +6,7 @@ import { UnauthenticatedError } from '../auth/errors.js';
 import { MARTS } from '../catalog/index.js';
 import type { ColumnDef, MartDef } from '../catalog/types.js';
 import { describeError, isGoldgateError } from '../errors.js';
-import { type AggregateFunction, measureAlias } from '../query/builder.js';
+import { type AggregateFunction, measureAlias, operatorsFor } from '../query/builder.js';
 import { MartNotFoundError } from '../query/errors.js';
 import type { GatewayContext } from '../resolvers/index.js';
 import { HTTP_STATUS, PUBLIC_CODES } from './errors.js';
@@ -15,7 +15,6 @@ import type { GatewayRequest, GatewayResponse } from './gateway.js';
 import { buildOpenApi } from './openapi.js';
 import {
   MEDIA_TYPES,
-  operatorsFor,
   parseAggregateRequest,
   parseRowsRequest,
   type QueryParam,

@@ -57,7 +57,8 @@ function tooLarge(correlationId: string | undefined): APIGatewayProxyStructuredR
     body: JSON.stringify({
       error: {
         code: 'EXPORT_TOO_LARGE',
-        message: 'the export exceeds what one Lambda answer may carry; page it with limit and cursor',
+        message:
+          'the export exceeds what one Lambda answer may carry; read it as JSON pages (limit and cursor)',
       },
     }),
   };

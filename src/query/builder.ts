@@ -1,5 +1,5 @@
 import type { MartAccess } from '../auth/access.js';
-import type { ColumnDef } from '../catalog/types.js';
+import type { ApiType, ColumnDef } from '../catalog/types.js';
 import { ident, join, param, raw, type SqlFragment, sql } from '../sql/fragment.js';
 import { BadUserInputError } from './errors.js';
 import { bindableValue } from './values.js';
@@ -19,6 +19,24 @@ export const FILTER_OPS = [
 ] as const;
 export type FilterOp = (typeof FILTER_OPS)[number];
 export type ColumnFilter = Partial<Record<FilterOp, unknown>>;
+
+/**
+ * The filter operators a column type takes: the same rule as the GraphQL
+ * filter inputs (ordered comparisons except on booleans and ids, text matching
+ * on text and ids).
+ */
+export function operatorsFor(api: ApiType): readonly FilterOp[] {
+  const ordered = api !== 'Boolean' && api !== 'ID';
+  const text = api === 'String' || api === 'ID';
+  return [
+    'eq',
+    'ne',
+    'in',
+    ...(ordered ? (['lt', 'lte', 'gt', 'gte'] as const) : []),
+    'isNull',
+    ...(text ? (['contains', 'startsWith'] as const) : []),
+  ];
+}
 
 /** Filters by snake_case column name; all must hold. */
 export type MartFilter = Readonly<Record<string, ColumnFilter | undefined>>;
@@ -286,7 +304,7 @@ export function countQuery(q: Omit<PageQuery, 'columns' | 'first' | 'after'>): S
   return sql`SELECT count(*) AS total FROM ${q.relation} AS m${whereOf(whereClause(q.access, q.filter))}`;
 }
 
-/** Every matching row in a stable order, for streamed exports (the engine streams; nothing is buffered). */
+/** Every matching row for streamed exports: in the asked order, or as stored when no sort is asked. */
 export function exportQuery(q: {
   readonly access: MartAccess;
   readonly relation: SqlFragment;
@@ -297,9 +315,11 @@ export function exportQuery(q: {
 }): SqlFragment {
   const terms = resolveOrder(q.access, q.orderBy);
   const limit = q.limit === undefined ? sql`` : sql` LIMIT ${q.limit}`;
+  // A sort makes the engine hold the whole result before the first row: without one asked, rows stream as stored.
+  const order = q.orderBy && q.orderBy.length > 0 ? raw(` ORDER BY ${orderByClause(terms)}`) : raw('');
   return sql`SELECT ${raw(selectList(q.access, q.columns, terms))} FROM ${q.relation} AS m${whereOf(
     whereClause(q.access, q.filter),
-  )} ORDER BY ${raw(orderByClause(terms))}${limit}`;
+  )}${order}${limit}`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { camelCase, findMart } from '../catalog/index.js';
 import type { ApiType, ColumnDef, MartDef } from '../catalog/types.js';
-import { isMeasureColumn } from '../query/builder.js';
+import { type FilterOp, isMeasureColumn, operatorsFor } from '../query/builder.js';
 
 /** GraphQL scalar used for each API type. */
 const SCALAR: Record<ApiType, string> = {
@@ -14,19 +14,24 @@ const SCALAR: Record<ApiType, string> = {
   DateTime: 'DateTime',
 };
 
-/** The filter input for each API type: which operators make sense for it. */
+/** How each operator reads in a filter input of scalar `t`. */
+const OPERATOR_LINES: Record<FilterOp, (t: string) => string> = {
+  eq: (t) => `  "Equal to."\n  eq: ${t}`,
+  ne: (t) => `  "Not equal to (nulls included)."\n  ne: ${t}`,
+  in: (t) => `  "One of these values (at most 500)."\n  in: [${t}!]`,
+  lt: (t) => `  lt: ${t}`,
+  lte: (t) => `  lte: ${t}`,
+  gt: (t) => `  gt: ${t}`,
+  gte: (t) => `  gte: ${t}`,
+  isNull: () => '  "true: only nulls; false: no nulls."\n  isNull: Boolean',
+  contains: () => '  "Contains this text (case-sensitive)."\n  contains: String',
+  startsWith: () => '  startsWith: String',
+};
+
+/** The filter input for each API type, with the operators the type takes (the rule REST shares). */
 function filterInput(api: ApiType): string {
   const t = SCALAR[api];
-  const ordered = api !== 'Boolean' && api !== 'ID';
-  const text = api === 'String' || api === 'ID';
-  const lines = [
-    `  "Equal to."\n  eq: ${t}`,
-    `  "Not equal to (nulls included)."\n  ne: ${t}`,
-    `  "One of these values (at most 500)."\n  in: [${t}!]`,
-    ...(ordered ? [`  lt: ${t}`, `  lte: ${t}`, `  gt: ${t}`, `  gte: ${t}`] : []),
-    `  "true: only nulls; false: no nulls."\n  isNull: Boolean`,
-    ...(text ? ['  "Contains this text (case-sensitive)."\n  contains: String', '  startsWith: String'] : []),
-  ];
+  const lines = operatorsFor(api).map((op) => OPERATOR_LINES[op](t));
   return `"Conditions on a ${t} field; all given must hold."\ninput ${t}Filter {\n${lines.join('\n')}\n}`;
 }
 

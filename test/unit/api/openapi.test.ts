@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { buildOpenApi, type JsonObject, type JsonValue } from '../../../src/api/openapi.js';
 import { handleRest, openApiDocument, REST_ERROR_CODES } from '../../../src/api/rest.js';
-import { operatorsFor, ROWS_PARAMS } from '../../../src/api/rest-params.js';
+import { ROWS_PARAMS } from '../../../src/api/rest-params.js';
 import { MARTS } from '../../../src/catalog/index.js';
 import type { MartDef } from '../../../src/catalog/types.js';
+import { operatorsFor } from '../../../src/query/builder.js';
 import { logger } from '../../../src/runtime/logger.js';
 
 /**

@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   negotiateFormat,
-  operatorsFor,
   parseAggregateRequest,
   parseRowsRequest,
   splitQuery,
@@ -13,6 +12,7 @@ import { MARTS } from '../../../src/catalog/index.js';
 import { customer360 } from '../../../src/catalog/marts/index.js';
 import type { ColumnDef } from '../../../src/catalog/types.js';
 import { isGoldgateError } from '../../../src/errors.js';
+import { operatorsFor } from '../../../src/query/builder.js';
 
 const full: MartAccess = fullAccess(customer360);
 const rows = (search: string, accept?: string, access: MartAccess = full) =>
