@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serverNodeFlags } from '../bin/server-flags.mjs';
 import { LocalObjectStore } from '../src/adapters/object-store/local.js';
 import { DuckDbQueryEngine } from '../src/adapters/query-engine/duckdb.js';
 import { ensureDevKeys } from '../src/auth/dev-keys.js';
@@ -33,7 +34,7 @@ import { report } from './lib/report.js';
  * from /proc/<pid>/status. The client counts rows and bytes as they arrive.
  * GOLDGATE_* settings (e.g. GOLDGATE_DUCKDB_MEMORY_LIMIT, GOLDGATE_DUCKDB_THREADS)
  * pass through to the API; GOLDGATE_BENCH_API_NODE_OPTIONS becomes its
- * NODE_OPTIONS (e.g. `--max-old-space-size=160`). Both are printed and saved.
+ * NODE_OPTIONS (default: the heap cap `goldgate serve` runs with, bin/server-flags.mjs). Both are printed and saved.
  */
 
 const RUN_ID = '20261121T000000Z-benchexport';
@@ -138,7 +139,9 @@ export default async function bench(args: readonly string[]): Promise<void> {
   const buildS = (performance.now() - buildStart) / 1000;
   process.stdout.write(`lake ${lake} in ${buildS.toFixed(1)} s (${lakeDir})\n`);
 
-  const nodeOptions = process.env.GOLDGATE_BENCH_API_NODE_OPTIONS ?? '';
+  // The API runs with the flags `goldgate serve` gives itself, unless the bench is told otherwise.
+  const nodeOptions =
+    process.env.GOLDGATE_BENCH_API_NODE_OPTIONS ?? serverNodeFlags(process.env, []).join(' ');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_OPTIONS: nodeOptions,
