@@ -18,6 +18,8 @@ describe('Athena settings', () => {
       poll: { initialMs: 100, maxMs: 2000 },
       retry: { attempts: 5, baseMs: 100, maxMs: 5000 },
       resultReuseMaxAgeMinutes: 60,
+      glueDatabases: {},
+      bronzeProjectionStart: '2020-01-01',
     });
   });
 
