@@ -3,9 +3,10 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { serverNodeFlags } from '../bin/server-flags.mjs';
 import type { ObjectStore } from '../src/adapters/object-store/port.js';
 import type { QueryEngine, QueryRequest, Row } from '../src/adapters/query-engine/port.js';
-import { createGateway, type GatewayRequest } from '../src/api/gateway.js';
+import { createGateway, type Gateway, type GatewayRequest } from '../src/api/gateway.js';
 import { ensureDevKeys } from '../src/auth/dev-keys.js';
 import { maskRow } from '../src/auth/mask.js';
 import { createPolicy } from '../src/auth/policy/index.js';
@@ -347,16 +348,27 @@ async function breakdown(
   token: string,
   list: readonly Scenario[],
 ): Promise<Map<ScenarioId, Breakdown>> {
-  const sink = { storeMs: 0, storeCalls: 0, engineMs: 0, verifyMs: 0, statements: [] as SqlFragment[] };
+  const sink = {
+    storeMs: 0,
+    storeCalls: 0,
+    storeInFlight: 0,
+    storeSince: 0,
+    engineMs: 0,
+    verifyMs: 0,
+    statements: [] as SqlFragment[],
+  };
   const timedStore = new Proxy(store, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
-        const started = performance.now();
+        // Wall time with at least one call in flight: pointer reads run side by side, their sum would overcount.
+        if (sink.storeInFlight === 0) sink.storeSince = performance.now();
+        sink.storeInFlight += 1;
         const out: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
         const done = (): void => {
-          sink.storeMs += performance.now() - started;
+          sink.storeInFlight -= 1;
+          if (sink.storeInFlight === 0) sink.storeMs += performance.now() - sink.storeSince;
           sink.storeCalls += 1;
         };
         if (out instanceof Promise) return out.finally(done);
@@ -390,34 +402,13 @@ async function breakdown(
       sink.verifyMs += performance.now() - started;
     }
   };
-  const policy = await createPolicy(config);
-  const gateway = await createGateway({
-    engine: timedEngine,
-    store: timedStore,
-    verifier: timedVerifier,
-    policy: policy.policy,
-    mask: (access, row: Row) => maskRow(access, row, policy.maskSecret),
-    logger,
-    queryTimeoutMs: config.engine.queryTimeoutMs,
-    maxPageSize: config.api.maxPageSize,
-    maxEngineQueriesPerRequest: config.api.maxEngineQueriesPerRequest,
-    admission: config.api.admission,
-    cacheBytes: mode === 'cold' ? 0 : config.api.cacheBytes,
-    guards: config.api.guards,
-    production: config.production,
-  });
+  const { gateway, close } = await inProcessGateway(mode, config, timedStore, timedEngine, timedVerifier);
   const out = new Map<ScenarioId, Breakdown>();
   const limit = mode === 'cold' ? BREAKDOWN_REQUESTS : BREAKDOWN_REQUESTS * 10;
   const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   try {
     for (const s of list) {
-      const request: GatewayRequest = {
-        method: 'POST',
-        path: '/graphql',
-        search: '',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.parse(s.body) as unknown,
-      };
+      const request = graphqlRequest(token, s.body);
       const t = {
         total: [] as number[],
         verify: [] as number[],
@@ -479,8 +470,117 @@ async function breakdown(
       });
     }
   } finally {
-    await gateway.stop();
-    await policy.close();
+    await close();
+  }
+  return out;
+}
+
+/** The gateway core composed as src/runtime/app.ts composes it (policy source, masks), over the given ports. */
+async function inProcessGateway(
+  mode: Mode,
+  config: Config,
+  store: ObjectStore,
+  engine: QueryEngine,
+  verifier: Verifier,
+): Promise<{ gateway: Gateway; close: () => Promise<void> }> {
+  const policy = await createPolicy(config);
+  const gateway = await createGateway({
+    engine,
+    store,
+    verifier,
+    policy: policy.policy,
+    mask: (access, row: Row) => maskRow(access, row, policy.maskSecret),
+    logger,
+    queryTimeoutMs: config.engine.queryTimeoutMs,
+    maxPageSize: config.api.maxPageSize,
+    maxEngineQueriesPerRequest: config.api.maxEngineQueriesPerRequest,
+    admission: config.api.admission,
+    cacheBytes: mode === 'cold' ? 0 : config.api.cacheBytes,
+    guards: config.api.guards,
+    production: config.production,
+  });
+  return {
+    gateway,
+    async close() {
+      await gateway.stop();
+      await policy.close();
+    },
+  };
+}
+
+function graphqlRequest(token: string, body: string): GatewayRequest {
+  return {
+    method: 'POST',
+    path: '/graphql',
+    search: '',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.parse(body) as unknown,
+  };
+}
+
+/** Policy on against off, in process: admin and csm requests interleaved one by one, so drift hits both alike. */
+interface PolicyInProcess {
+  readonly pairs: number;
+  readonly adminMeanMs: number;
+  readonly csmMeanMs: number;
+  /** Req/s a server bound by this work would lose with the policy on: 1 - admin time / csm time. */
+  readonly lossPct: number;
+}
+
+async function policyInProcess(
+  mode: Mode,
+  config: Config,
+  store: ObjectStore,
+  engine: QueryEngine,
+  tokens: Record<Role, string>,
+  list: readonly Scenario[],
+): Promise<Map<ScenarioId, PolicyInProcess>> {
+  const { gateway, close } = await inProcessGateway(
+    mode,
+    config,
+    store,
+    engine,
+    await createVerifier(config.auth),
+  );
+  const out = new Map<ScenarioId, PolicyInProcess>();
+  const limit = mode === 'cold' ? BREAKDOWN_REQUESTS : BREAKDOWN_REQUESTS * 20;
+  try {
+    for (const s of list.filter((x) => x.id !== 'b')) {
+      const requests = {
+        admin: graphqlRequest(tokens.admin, s.body),
+        csm: graphqlRequest(tokens.csm, s.body),
+      };
+      const times: Record<Role, number[]> = { admin: [], csm: [] };
+      let deadline = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < BREAKDOWN_WARMUP + limit && performance.now() < deadline; i++) {
+        if (i === BREAKDOWN_WARMUP) deadline = performance.now() + BREAKDOWN_MAX_S * 1000;
+        // Alternate which role goes first, so neither always runs right after the other.
+        const order: Role[] = i % 2 === 0 ? ['admin', 'csm'] : ['csm', 'admin'];
+        for (const role of order) {
+          const started = performance.now();
+          const response = await gateway.handle(requests[role]);
+          const ms = performance.now() - started;
+          if (
+            response.status !== 200 ||
+            typeof response.body !== 'string' ||
+            response.body.includes('"errors"')
+          )
+            throw new Error(`in-process ${role} (${s.id}) failed: ${response.status}`);
+          if (i >= BREAKDOWN_WARMUP) times[role].push(ms);
+        }
+      }
+      const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+      const adminMeanMs = mean(times.admin);
+      const csmMeanMs = mean(times.csm);
+      out.set(s.id, {
+        pairs: times.admin.length,
+        adminMeanMs,
+        csmMeanMs,
+        lossPct: (1 - adminMeanMs / csmMeanMs) * 100,
+      });
+    }
+  } finally {
+    await close();
   }
   return out;
 }
@@ -527,7 +627,14 @@ interface ModeResult {
   /** Pooled admin latencies per scenario (for the headline p50/p99). */
   readonly pooled: Map<
     ScenarioId,
-    { reqPerS: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number }
+    {
+      reqPerS: number;
+      p50Ms: number;
+      p99Ms: number;
+      non2xx: number;
+      errors: number;
+      serverCpuMsPerReq: number;
+    }
   >;
   readonly policy: { wired: boolean; detail: string };
   readonly serverLogs: { errors: number; warnings: number; lastError: string | undefined };
@@ -559,6 +666,7 @@ async function runMode(input: {
     engine_connections: served.engine.connections,
     duckdb_threads: served.engine.threads ?? 'default (cores)',
     log_level: env.GOLDGATE_LOG_LEVEL ?? env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
+    server_node_flags: serverNodeFlags(env, []).join(' ') || 'none',
   };
   progress(`${mode}: starting goldgate serve (cache ${served.api.cacheBytes} bytes)`);
   const api = await startServer({ cwd: REPO, env });
@@ -596,6 +704,7 @@ async function runMode(input: {
         connections,
         durationS,
         warmupS: WARMUP_S,
+        serverCpuMs: api.cpuMs,
       });
       const { latencies: runLatencies, ...kept } = run;
       runs.push({ scenario: s.id, mode, role: step.role, order, run: kept });
@@ -606,7 +715,14 @@ async function runMode(input: {
     }
     const pooled = new Map<
       ScenarioId,
-      { reqPerS: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number }
+      {
+        reqPerS: number;
+        p50Ms: number;
+        p99Ms: number;
+        non2xx: number;
+        errors: number;
+        serverCpuMsPerReq: number;
+      }
     >();
     for (const s of list) {
       const admin = runs.filter((r) => r.scenario === s.id && r.role === 'admin');
@@ -617,6 +733,8 @@ async function runMode(input: {
         p99Ms: quantile(all, 0.99),
         non2xx: admin.reduce((sum, r) => sum + r.run.non2xx, 0),
         errors: admin.reduce((sum, r) => sum + r.run.errors + r.run.timeouts, 0),
+        serverCpuMsPerReq:
+          admin.reduce((sum, r) => sum + r.run.serverCpuMsPerReq, 0) / Math.max(1, admin.length),
       });
     }
     let c1: LoadRun | undefined;
@@ -631,6 +749,7 @@ async function runMode(input: {
           connections: 1,
           durationS: Math.max(3, Math.round(durationS / 2)),
           warmupS: 1,
+          serverCpuMs: api.cpuMs,
         });
         progress(`cold (a) admin, 1 connection: p50 ${c1.p50Ms.toFixed(2)} ms`);
       }
@@ -645,15 +764,22 @@ async function runMode(input: {
   }
 }
 
-/** Loss of req/s with the policy on: 1 - mean(csm) / mean(admin), in percent, over the ABBA runs. */
-function policyLoss(result: ModeResult, scenario: ScenarioId): number | undefined {
+/**
+ * Loss with the policy on over the ABBA runs, in percent: of req/s, 1 - mean(csm) / mean(admin);
+ * of server CPU per answer, 1 - mean(admin) / mean(csm) (the req/s a CPU-bound server would lose).
+ */
+function policyLoss(
+  result: ModeResult,
+  scenario: ScenarioId,
+  by: 'reqPerS' | 'serverCpuMsPerReq',
+): number | undefined {
   const of = (role: Role): number[] =>
-    result.runs.filter((r) => r.scenario === scenario && r.role === role).map((r) => r.run.reqPerS);
+    result.runs.filter((r) => r.scenario === scenario && r.role === role).map((r) => r.run[by]);
   const admin = of('admin');
   const csm = of('csm');
   if (admin.length === 0 || csm.length === 0) return undefined;
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-  return (1 - mean(csm) / mean(admin)) * 100;
+  return by === 'reqPerS' ? (1 - mean(csm) / mean(admin)) * 100 : (1 - mean(admin) / mean(csm)) * 100;
 }
 
 export default async function bench(args: readonly string[]): Promise<void> {
@@ -693,9 +819,9 @@ export default async function bench(args: readonly string[]): Promise<void> {
         config.auth,
       ),
     };
-    const customers = pointers.get('customer_360');
-    if (!customers) throw new Error('bench: customer_360 is not published');
-    const statement = await pageSql(config, engine, customers, adminPrincipal);
+    const customerPointer = pointers.get('customer_360');
+    if (!customerPointer) throw new Error('bench: customer_360 is not published');
+    const statement = await pageSql(config, engine, customerPointer, adminPrincipal);
     const files = await parquetFiles(store, lake.lakeDir);
 
     const cold = await runMode({
@@ -710,9 +836,18 @@ export default async function bench(args: readonly string[]): Promise<void> {
     });
     progress('cold: latency breakdown in process, one request at a time');
     const parts = await breakdown('cold', config, store, engine, tokens.admin, list);
+    const policyInProcessRuns: Partial<Record<Mode, Map<ScenarioId, PolicyInProcess>>> = {};
+    if (cold.policy.wired) {
+      progress('cold: policy on vs off in process, interleaved');
+      policyInProcessRuns.cold = await policyInProcess('cold', config, store, engine, tokens, list);
+    }
     const warm = await runMode({ mode: 'warm', lake, env, tokens, list, durationS, connections });
     progress('warm: latency breakdown of cache hits in process, one request at a time');
     const warmParts = await breakdown('warm', config, store, engine, tokens.admin, list);
+    if (warm.policy.wired) {
+      progress('warm: policy on vs off in process, interleaved');
+      policyInProcessRuns.warm = await policyInProcess('warm', config, store, engine, tokens, list);
+    }
 
     await save({
       startedAt,
@@ -725,6 +860,7 @@ export default async function bench(args: readonly string[]): Promise<void> {
       warm,
       parts,
       warmParts,
+      policyInProcess: policyInProcessRuns,
       statement,
       files,
       durationS,
@@ -746,6 +882,7 @@ async function save(input: {
   warm: ModeResult;
   parts: Map<ScenarioId, Breakdown>;
   warmParts: Map<ScenarioId, Breakdown>;
+  policyInProcess: Partial<Record<Mode, Map<ScenarioId, PolicyInProcess>>>;
   statement: SqlFragment;
   files: Record<string, number>;
   durationS: number;
@@ -773,6 +910,7 @@ async function save(input: {
       put(`${prefix}_p50_ms`, p.p50Ms, 'ms');
       put(`${prefix}_p99_ms`, p.p99Ms, 'ms');
       put(`${prefix}_non2xx`, p.non2xx, 'answers');
+      put(`${prefix}_server_cpu_ms_per_req`, p.serverCpuMsPerReq, 'ms of server CPU per answer');
       goals.push({
         figure: `${prefix}_non2xx`,
         goal: '= 0 (and no socket errors)',
@@ -865,8 +1003,30 @@ async function save(input: {
       continue;
     }
     for (const id of ['a', 'c'] as const) {
-      const loss = policyLoss(result, id);
+      const loss = policyLoss(result, id, 'reqPerS');
       if (loss === undefined) continue;
+      const cpuLoss = policyLoss(result, id, 'serverCpuMsPerReq');
+      if (cpuLoss !== undefined && !Number.isNaN(cpuLoss)) {
+        const cpuName = `policy_loss_${id}_${result.mode}_server_cpu_pct`;
+        put(cpuName, cpuLoss, '% (server CPU per answer, csm vs admin, ABBA runs)');
+        goals.push({
+          figure: cpuName,
+          goal: `< ${GOALS.policyLossPct}`,
+          value: cpuLoss,
+          met: cpuLoss < GOALS.policyLossPct,
+        });
+      }
+      const inProcess = input.policyInProcess[result.mode]?.get(id);
+      if (inProcess) {
+        const ipName = `policy_loss_${id}_${result.mode}_in_process_pct`;
+        put(ipName, inProcess.lossPct, `% (in process, ${inProcess.pairs} interleaved admin/csm pairs)`);
+        goals.push({
+          figure: ipName,
+          goal: `< ${GOALS.policyLossPct}`,
+          value: inProcess.lossPct,
+          met: inProcess.lossPct < GOALS.policyLossPct,
+        });
+      }
       const name = `policy_loss_${id}_${result.mode}_pct`;
       put(name, loss, `% of req/s (goal < ${GOALS.policyLossPct})`);
       const admin = result.runs
@@ -932,7 +1092,16 @@ async function save(input: {
       warm: warm.settings,
       policy_on: `csm token, regions claim ${MART_REGIONS.join(',')} (every region: same answers as admin)`,
     },
-    policy: { cold: cold.policy, warm: warm.policy },
+    policy: {
+      cold: cold.policy,
+      warm: warm.policy,
+      in_process: Object.fromEntries(
+        Object.entries(input.policyInProcess).map(([mode, byScenario]) => [
+          mode,
+          Object.fromEntries(byScenario ?? new Map()),
+        ]),
+      ),
+    },
     server_logs: {
       cold: cold.serverLogs,
       warm: warm.serverLogs,
@@ -972,21 +1141,23 @@ function render(
   );
   lines.push('');
   lines.push(
-    `${'scenario'.padEnd(40)} ${'mode'.padEnd(5)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'non2xx'.padStart(7)}`,
+    `${'scenario'.padEnd(40)} ${'mode'.padEnd(5)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'non2xx'.padStart(7)} ${'srv cpu ms/req'.padStart(15)}`,
   );
   for (const mode of ['cold', 'warm'] as const) {
     for (const s of list) {
       const p = `${s.id}_${mode}`;
       lines.push(
-        `${`(${s.id}) ${s.title}`.padEnd(40)} ${mode.padEnd(5)} ${f(`${p}_req_per_s`).padStart(8)} ${f(`${p}_p50_ms`, 2).padStart(9)} ${f(`${p}_p99_ms`, 2).padStart(9)} ${f(`${p}_non2xx`, 0).padStart(7)}`,
+        `${`(${s.id}) ${s.title}`.padEnd(40)} ${mode.padEnd(5)} ${f(`${p}_req_per_s`).padStart(8)} ${f(`${p}_p50_ms`, 2).padStart(9)} ${f(`${p}_p99_ms`, 2).padStart(9)} ${f(`${p}_non2xx`, 0).padStart(7)} ${f(`${p}_server_cpu_ms_per_req`, 3).padStart(15)}`,
       );
     }
   }
   lines.push('');
-  lines.push('every run (role, req/s, p50, p99, non-2xx, load before):');
+  lines.push(
+    'every run (role, req/s, p50, p99, non-2xx, server and autocannon CPU ms per answer, load before):',
+  );
   for (const r of result.runs) {
     lines.push(
-      `  ${r.mode} (${r.scenario}) ${r.role.padEnd(5)} ${r.run.reqPerS.toFixed(0).padStart(7)} req/s  p50 ${r.run.p50Ms.toFixed(2).padStart(8)}  p99 ${r.run.p99Ms.toFixed(2).padStart(8)}  non2xx ${r.run.non2xx}  load ${r.run.loadBefore.toFixed(1)}`,
+      `  ${r.mode} (${r.scenario}) ${r.role.padEnd(5)} ${r.run.reqPerS.toFixed(0).padStart(7)} req/s  p50 ${r.run.p50Ms.toFixed(2).padStart(8)}  p99 ${r.run.p99Ms.toFixed(2).padStart(8)}  non2xx ${r.run.non2xx}  cpu ${r.run.serverCpuMsPerReq.toFixed(3)} + ${r.run.clientCpuMsPerReq.toFixed(3)}  load ${r.run.loadBefore.toFixed(1)}`,
     );
   }
   lines.push('');
@@ -1012,7 +1183,7 @@ function render(
       const loss = result.figures[`policy_loss_${id}_${mode}_pct`];
       if (loss)
         lines.push(
-          `policy on vs off (${id}) ${mode}: loss ${loss.value.toFixed(1)}% of req/s; admin vs admin differ by ${f(`policy_noise_${id}_${mode}_pct`)}%`,
+          `policy on vs off (${id}) ${mode}: HTTP req/s loss ${loss.value.toFixed(1)}% (two admin runs differ by ${f(`policy_noise_${id}_${mode}_pct`)}%); server CPU per answer ${f(`policy_loss_${id}_${mode}_server_cpu_pct`)}%; in process, interleaved ${f(`policy_loss_${id}_${mode}_in_process_pct`, 2)}%`,
         );
     }
   }

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import autocannon, { type AutocannonOptions, type AutocannonResult } from 'autocannon';
 import { quantile } from '../lib/report.js';
@@ -10,7 +11,29 @@ export interface ServedApi {
   readonly pid: number;
   /** Log lines at ERROR and WARN the server wrote since it started (stderr). */
   readonly logs: { errors: number; warnings: number; lastError: string | undefined };
+  /** CPU time (user + system, ms) the server's processes have used so far; NaN without /proc. */
+  cpuMs(): number;
   stop(): Promise<void>;
+}
+
+/** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** User + system CPU ms of a process and its descendants, from /proc (`goldgate serve` re-executes itself). */
+function treeCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .split(' ')
+      .filter(Boolean)
+      .map(Number);
+    return (ticks * 1000) / USER_HZ + children.reduce((sum, child) => sum + treeCpuMs(child), 0);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const STARTUP_TIMEOUT_MS = 120_000;
@@ -64,6 +87,7 @@ export async function startServer(options: {
     baseUrl,
     pid,
     logs,
+    cpuMs: () => treeCpuMs(pid),
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
@@ -109,6 +133,10 @@ export interface LoadRun {
   readonly statusCodes: Record<string, number>;
   readonly errors: number;
   readonly timeouts: number;
+  /** CPU ms the server used per 2xx answer (NaN when unknown). */
+  readonly serverCpuMsPerReq: number;
+  /** CPU ms this process (autocannon) used per 2xx answer: the load generator shares the cores. */
+  readonly clientCpuMsPerReq: number;
   /** The 1-minute load average of the machine before and after the run (other work shares the cores). */
   readonly loadBefore: number;
   readonly loadAfter: number;
@@ -128,6 +156,8 @@ export async function loadRun(options: {
   readonly connections: number;
   readonly durationS: number;
   readonly warmupS: number;
+  /** The server's CPU ms so far (for CPU per answer). */
+  readonly serverCpuMs?: () => number;
 }): Promise<LoadRun> {
   const request = {
     url: `${options.baseUrl}/graphql`,
@@ -140,11 +170,16 @@ export async function loadRun(options: {
   if (options.warmupS > 0) await fire({ ...request, duration: options.warmupS }, () => {});
   const latencies: number[] = [];
   const loadBefore = loadavg()[0] ?? 0;
+  const serverBefore = options.serverCpuMs?.() ?? Number.NaN;
+  const clientBefore = process.cpuUsage();
   const started = performance.now();
   const result = await fire({ ...request, duration: options.durationS }, (status, ms) => {
     if (status >= 200 && status < 300) latencies.push(ms);
   });
   const elapsedS = (performance.now() - started) / 1000;
+  const serverCpu = (options.serverCpuMs?.() ?? Number.NaN) - serverBefore;
+  const client = process.cpuUsage(clientBefore);
+  const answers = Math.max(1, latencies.length);
   const statusCodes: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats)) statusCodes[code] = stat.count;
   return {
@@ -159,6 +194,8 @@ export async function loadRun(options: {
     statusCodes,
     errors: result.errors,
     timeouts: result.timeouts,
+    serverCpuMsPerReq: serverCpu / answers,
+    clientCpuMsPerReq: (client.user + client.system) / 1000 / answers,
     loadBefore,
     loadAfter: loadavg()[0] ?? 0,
     latencies,
