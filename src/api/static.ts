@@ -191,7 +191,8 @@ async function loadIde(options: IdeOptions): Promise<LoadedIde> {
   return { page: renderIdePage(manifest, idePageConfig(manifest, options.token)), files };
 }
 
-function text(
+/** A complete text answer with its length and `nosniff` (HEAD answers carry no body). */
+export function text(
   status: number,
   contentType: string,
   body: string,

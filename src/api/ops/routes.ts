@@ -7,6 +7,7 @@ import type { Verifier } from '../../auth/verify.js';
 import { describeError } from '../../errors.js';
 import type { SlaConfig } from '../../ops/index.js';
 import type { GatewayRequest, GatewayResponse } from '../gateway.js';
+import { text } from '../static.js';
 import { OPS_CLIENT_JS } from './client.generated.js';
 import { collectOpsData, mayReadOps, OPS_DEFAULT_RUNS, parseOpsQuery } from './data.js';
 import { OpsForbiddenError, OpsQueryInvalidError } from './errors.js';
@@ -145,25 +146,6 @@ function failure(error: unknown, log: Logger): GatewayResponse {
     cause: describeError(error instanceof Error ? error.cause : undefined),
   });
   return text(500, JSON_TYPE, errorBody('INTERNAL', 'Internal error'));
-}
-
-function text(
-  status: number,
-  contentType: string,
-  body: string,
-  extra: Readonly<Record<string, string>> = {},
-  head = false,
-): GatewayResponse {
-  return {
-    status,
-    headers: new Map([
-      ['content-type', contentType],
-      ['content-length', String(Buffer.byteLength(body))],
-      ['x-content-type-options', 'nosniff'],
-      ...Object.entries(extra),
-    ]),
-    body: head ? '' : body,
-  };
 }
 
 function withHeader(response: GatewayResponse, name: string, value: string): GatewayResponse {

@@ -21,6 +21,7 @@ import {
   startLakeFormationServer,
 } from '../../support/lake-formation-server.js';
 import { startParametersExtension } from '../../support/parameters-extension.js';
+import { extractZip, readZip, type ZipEntry } from '../../support/zip.js';
 import {
   checkAlarms,
   checkAthenaWorkGroups,
@@ -41,7 +42,6 @@ import {
   type Template,
   withNames,
 } from './template-checks.js';
-import { extractZip, readZip, type ZipEntry } from './zip.js';
 
 const run = promisify(execFile);
 const repo = new URL('../../../', import.meta.url).pathname;
