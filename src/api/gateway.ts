@@ -146,14 +146,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   await apollo.start();
 
   const context = async (authorization: string | undefined, correlationId: string, signal?: AbortSignal) => {
-    const requestLog = log.createChild({ persistentKeys: { correlation_id: correlationId } });
+    const requestLog = () => log.createChild({ persistentKeys: { correlation_id: correlationId } });
     try {
       const principal = await options.verifier(authorization);
       return { reader, scope: new RequestScope(principal, requestLog, signal), loaders: new Map() };
     } catch (error) {
       // The reason goes to the log only; the caller gets the same 401 whatever it was.
       const reason = error instanceof UnauthenticatedError ? error.reason : describeError(error).message;
-      requestLog.warn('authentication failed', { reason });
+      log.warn('authentication failed', { correlation_id: correlationId, reason });
       throw unauthenticated();
     }
   };
@@ -264,7 +264,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // Only reads exist: GraphQL has no mutations and REST answers GET only. Streams are never cached.
       const { response, hit } = await cached(ctx, parts, compute);
       const stats = ctx.scope.stats;
-      ctx.scope.log.info('request', {
+      // The base logger with the id as a field: a child logger per request would cost more than a cache hit.
+      log.info('request', {
+        correlation_id: correlationId,
         method: request.method,
         path: request.path,
         status: response.status,

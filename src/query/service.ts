@@ -49,11 +49,23 @@ export class RequestScope {
   /** Set when the answer depends on the clock (freshness, SLA state): it must not be cached. */
   uncacheable = false;
 
+  private logger: Logger | undefined;
+
+  /**
+   * `log` may be a factory: a per-request child logger costs more than most cache
+   * hits, so it is made only when the request has something of its own to log.
+   */
   constructor(
     readonly principal: Principal,
-    readonly log: Logger,
+    private readonly makeLog: Logger | (() => Logger),
     readonly signal?: AbortSignal,
   ) {}
+
+  /** The request's logger (carries its correlation id). */
+  get log(): Logger {
+    this.logger ??= typeof this.makeLog === 'function' ? this.makeLog() : this.makeLog;
+    return this.logger;
+  }
 
   /** The served version of a mart, resolved at most once in this request. */
   version(store: ObjectStore, mart: string, schemaVersion: number): Promise<LatestPointer | undefined> {
