@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -207,6 +208,21 @@ function relationOf(engine: QueryEngine, def: MartDef, pointer: LatestPointer): 
     runId: pointer.run_id,
     prefix: pointer.path,
   });
+}
+
+/** The commit measured, and files under src/ and bin/ that differ from it (others edit the tree while benches run). */
+function codeVersion(): { commit: string; uncommitted: string[] } {
+  const git = (...args: string[]): string => {
+    try {
+      return execFileSync('git', args, { cwd: REPO, encoding: 'utf8' }).trim();
+    } catch {
+      return '';
+    }
+  };
+  return {
+    commit: git('rev-parse', 'HEAD') || 'unknown',
+    uncommitted: git('status', '--porcelain', '--', 'src', 'bin').split('\n').filter(Boolean),
+  };
 }
 
 /** Parquet files of each mart's served run: a DuckDB read opens every one of them. */
@@ -796,6 +812,7 @@ export default async function bench(args: readonly string[]): Promise<void> {
   logger.setLogLevel('ERROR');
   const startedAt = new Date();
   const loadAtStart = loadavg()[0] ?? 0;
+  const code = codeVersion();
   const params = customers === undefined ? API_LAKE_DEFAULTS : { ...API_LAKE_DEFAULTS, customers };
   const lake = await ensureApiLake(join(REPO, '.goldgate', 'bench-lakes'), params, progress);
 
@@ -883,6 +900,7 @@ export default async function bench(args: readonly string[]): Promise<void> {
     await save({
       startedAt,
       loadAtStart,
+      code,
       lake,
       counts,
       customerId,
@@ -905,6 +923,7 @@ export default async function bench(args: readonly string[]): Promise<void> {
 async function save(input: {
   startedAt: Date;
   loadAtStart: number;
+  code: { commit: string; uncommitted: string[] };
   lake: ApiLake;
   counts: Record<string, number>;
   customerId: string;
@@ -1118,6 +1137,7 @@ async function save(input: {
     name: 'api',
     date: input.startedAt.toISOString(),
     machine,
+    code: input.code,
     figures,
     goals,
     todo,
