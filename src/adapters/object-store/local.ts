@@ -1,14 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, readFileSync, statSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidKeyError, ObjectNotFoundError, ObjectStoreError } from './errors.js';
 import { isValidKey, isValidPrefix, type ObjectInfo, type ObjectStore } from './port.js';
-
-/** Objects up to this size are read synchronously (see `getIfExists`). */
-const SMALL_READ_BYTES = 64 * 1024;
 
 /**
  * The embedded object store: a folder on disk. Whole-object writes go to a
@@ -48,13 +45,7 @@ export class LocalObjectStore implements ObjectStore {
 
   async getIfExists(key: string): Promise<Uint8Array | undefined> {
     try {
-      const file = this.pathOf(key);
-      // Pointers and manifests are read on every request: for a few KB, blocking syscalls
-      // (~15 us) are far cheaper than four thread-pool round trips; large objects stay async.
-      const size = statSync(file, { throwIfNoEntry: false });
-      if (size === undefined) return undefined;
-      if (size.isFile() && size.size <= SMALL_READ_BYTES) return readFileSync(file);
-      return await fs.readFile(file);
+      return await fs.readFile(this.pathOf(key));
     } catch (error) {
       if (isCode(error, 'ENOENT') || isCode(error, 'EISDIR')) return undefined;
       throw new ObjectStoreError('read failed', { cause: error });
