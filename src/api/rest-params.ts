@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { MartAccess } from '../auth/access.js';
-import type { ApiType, ColumnDef } from '../catalog/types.js';
+import type { ColumnDef } from '../catalog/types.js';
 import {
   AGGREGATE_FUNCTIONS,
   type AggregateFunction,

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import {
   bucketNameSchema,
   keyPrefixSchema,
-  LAKE_LAYERS,
   type LakeLayer,
   layerBucketsSchema,
+  layerMapSchema,
 } from '../adapters/object-store/s3-layout.js';
 import { ConfigError } from './errors.js';
 
@@ -13,21 +13,7 @@ const port = z.coerce.number().int().min(0).max(65_535);
 const glueName = z.string().regex(/^[a-z_][a-z0-9_]{0,127}$/, 'not a Glue database name (a-z, 0-9, _)');
 
 /** `bronze=db1,silver=db2,gold=db3,quarantine=db4`: the Glue database of each lake layer. */
-const glueDatabasesSchema = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((pair) => pair.trim())
-      .filter((pair) => pair !== '')
-      .map((pair) => {
-        const eq = pair.indexOf('=');
-        return eq < 0 ? [pair, ''] : [pair.slice(0, eq).trim(), pair.slice(eq + 1).trim()];
-      }),
-  )
-  .pipe(z.array(z.tuple([z.enum(LAKE_LAYERS), glueName])))
-  .refine((pairs) => new Set(pairs.map(([layer]) => layer)).size === pairs.length, 'a layer is named twice')
-  .transform((pairs): Partial<Record<LakeLayer, string>> => Object.fromEntries(pairs));
+const glueDatabasesSchema = layerMapSchema(glueName);
 const positiveInt = z.coerce.number().int().positive();
 
 /**

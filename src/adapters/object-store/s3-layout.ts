@@ -35,22 +35,27 @@ export const keyPrefixSchema = z
   )
   .transform((value) => (value === '' ? '' : `${value}/`));
 
+/** `layer=value,...` (e.g. `bronze=my-bronze,silver=my-silver`): one value per lake layer, each checked by `value`. */
+export function layerMapSchema(value: z.ZodType<string, string>) {
+  return z
+    .string()
+    .transform((text) =>
+      text
+        .split(',')
+        .map((pair) => pair.trim())
+        .filter((pair) => pair !== '')
+        .map((pair) => {
+          const eq = pair.indexOf('=');
+          return eq < 0 ? [pair, ''] : [pair.slice(0, eq).trim(), pair.slice(eq + 1).trim()];
+        }),
+    )
+    .pipe(z.array(z.tuple([z.enum(LAKE_LAYERS), value])))
+    .refine((pairs) => new Set(pairs.map(([layer]) => layer)).size === pairs.length, 'a layer is named twice')
+    .transform((pairs): Partial<Record<LakeLayer, string>> => Object.fromEntries(pairs));
+}
+
 /** `bronze=my-bronze,silver=my-silver`: the bucket of each layer that has its own. */
-export const layerBucketsSchema = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((pair) => pair.trim())
-      .filter((pair) => pair !== '')
-      .map((pair) => {
-        const eq = pair.indexOf('=');
-        return eq < 0 ? [pair, ''] : [pair.slice(0, eq).trim(), pair.slice(eq + 1).trim()];
-      }),
-  )
-  .pipe(z.array(z.tuple([z.enum(LAKE_LAYERS), bucketNameSchema])))
-  .refine((pairs) => new Set(pairs.map(([layer]) => layer)).size === pairs.length, 'a layer is named twice')
-  .transform((pairs): Partial<Record<LakeLayer, string>> => Object.fromEntries(pairs));
+export const layerBucketsSchema = layerMapSchema(bucketNameSchema);
 
 /** How keys map to buckets. */
 export interface S3Layout {
