@@ -14,7 +14,7 @@ import type { QueryEngine } from '../adapters/query-engine/port.js';
 import type { AccessPolicy } from '../auth/access.js';
 import { UnauthenticatedError } from '../auth/errors.js';
 import type { Verifier } from '../auth/verify.js';
-import { MARTS } from '../catalog/index.js';
+import { CATALOG, type Catalog } from '../catalog/index.js';
 import { describeError, isGoldgateError } from '../errors.js';
 import { Admission, type AdmissionOptions } from '../query/admission.js';
 import { MartReader, RequestScope, type RowMasker } from '../query/service.js';
@@ -51,6 +51,8 @@ export interface GatewayOptions {
   readonly ide?: IdeOptions;
   /** Serve the ops page at `/ops` (local server only). Absent, it is served whenever `ide` is, with its token. */
   readonly ops?: OpsPageOptions;
+  /** The served marts and schema versions (default: the product's catalog). */
+  readonly catalog?: Catalog;
 }
 
 /** A request as every transport hands it to the core. */
@@ -96,6 +98,7 @@ const json = (status: number, value: unknown): GatewayResponse => ({
  * generated from the mart catalog, and Apollo is started here.
  */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const catalog = options.catalog ?? CATALOG;
   const admission = new Admission(options.admission);
   const cache = new AnswerCache(options.cacheBytes);
   const reader = new MartReader({
@@ -107,6 +110,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     maxEngineQueriesPerRequest: options.maxEngineQueriesPerRequest,
     admission,
     mask: options.mask,
+    catalog,
   });
   const log = options.logger;
   const armor = new ApolloArmor({
@@ -120,8 +124,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     blockFieldSuggestion: { enabled: true },
   }).protect();
   const apollo = new ApolloServer<GatewayContext>({
-    typeDefs: buildTypeDefs(MARTS),
-    resolvers: buildResolvers(MARTS),
+    typeDefs: buildTypeDefs(catalog),
+    resolvers: buildResolvers(catalog),
     // Stack traces go to the log only, in every mode: a dev answer must not leak paths either.
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
@@ -237,7 +241,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // The public OpenAPI document needs no token (it describes shapes, never data).
       if (rest && isPublicRestPath(request.path)) {
         return withCorrelation(
-          await handleRest(request, undefined, { logger: log }).catch((e) => restErrorResponse(e, log)),
+          await handleRest(request, undefined, { logger: log, catalog }).catch((e) => restErrorResponse(e, log)),
           correlationId,
         );
       }
@@ -257,7 +261,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ];
       const compute = rest
         ? () =>
-            handleRest(request, ctx, { logger: log }).catch((e: unknown) =>
+            handleRest(request, ctx, { logger: log, catalog }).catch((e: unknown) =>
               restErrorResponse(e, ctx.scope.log),
             )
         : () => graphql(request, ctx);

@@ -1,3 +1,4 @@
+import { asCatalog, type Catalog } from '../catalog/index.js';
 import type { ApiType, ColumnDef, MartDef } from '../catalog/types.js';
 import {
   AGGREGATE_FUNCTIONS,
@@ -242,6 +243,58 @@ function aggregatePath(mart: MartDef, reserved: readonly string[]): JsonObject {
   };
 }
 
+/**
+ * One path for every served schema version of a mart: the default version's
+ * operation, with `schema_v` to pick another, the other versions' filters, and
+ * each answer's schema as a choice between the versions' shapes. `schema_v` is
+ * documented for every mart, so callers can pin the version they read.
+ */
+function versioned(operations: readonly JsonObject[], versions: readonly MartDef[]): JsonObject {
+  const [first] = operations;
+  if (!first) throw new TypeError('a mart without a served version');
+  const get = (op: JsonObject): JsonObject => op.get as JsonObject;
+  const parameters: JsonObject[] = [];
+  const named = new Set<JsonValue>();
+  for (const op of operations) {
+    for (const p of get(op).parameters as JsonObject[]) {
+      // Shared parameters are references: they have no name of their own.
+      const id = p.name ?? p.$ref ?? null;
+      if (!named.has(id)) parameters.push(p);
+      named.add(id);
+    }
+  }
+  const notes = versions
+    .filter((v) => v.api.deprecation)
+    .map((v) => ` v${v.schemaVersion}: ${v.api.deprecation}.`)
+    .join('');
+  parameters.push({
+    name: 'schema_v',
+    in: 'query',
+    required: false,
+    description: `The schema version to read (default ${versions[0]?.schemaVersion}, the oldest served); pin it to be safe from breaking changes.${notes}`,
+    schema: { type: 'integer', enum: versions.map((v) => v.schemaVersion) },
+  });
+  const okOf = (op: JsonObject): JsonObject =>
+    ((get(op).responses as JsonObject)['200'] as JsonObject).content as JsonObject;
+  const content: JsonObject = {};
+  for (const [type, media] of Object.entries(okOf(first))) {
+    const schemas = operations.map((op) => (okOf(op)[type] as JsonObject).schema ?? null);
+    const distinct = [...new Map(schemas.map((s) => [JSON.stringify(s), s])).values()];
+    content[type] = {
+      ...(media as JsonObject),
+      schema: distinct.length === 1 ? (distinct[0] ?? null) : { oneOf: distinct },
+    };
+  }
+  const responses = get(first).responses as JsonObject;
+  return {
+    get: {
+      ...get(first),
+      parameters,
+      responses: { ...responses, '200': { ...(responses['200'] as JsonObject), content } },
+    },
+  };
+}
+
 function errorResponses(): JsonObject {
   return {
     '400': responseRef('BadRequest'),
@@ -325,10 +378,12 @@ const errorResponse = (description: string): JsonObject => ({
  * own parameter names, `errorCodes` the codes an error answer may carry.
  */
 export function buildOpenApi(
-  marts: readonly MartDef[],
+  source: Catalog | readonly MartDef[],
   reserved: readonly string[],
   errorCodes: readonly string[],
 ): JsonObject {
+  const catalog = asCatalog(source);
+  const marts = catalog.marts;
   const paths: JsonObject = {
     '/v1/openapi.json': {
       get: {
@@ -450,9 +505,16 @@ export function buildOpenApi(
     },
   };
   for (const mart of marts) {
-    paths[`/v1/marts/${mart.name}`] = rowsPath(mart, reserved);
-    paths[`/v1/marts/${mart.name}/aggregate`] = aggregatePath(mart, reserved);
-    Object.assign(schemas, martSchemas(mart));
+    const versions = catalog.versions(mart.name);
+    paths[`/v1/marts/${mart.name}`] = versioned(
+      versions.map((v) => rowsPath(v, reserved)),
+      versions,
+    );
+    paths[`/v1/marts/${mart.name}/aggregate`] = versioned(
+      versions.map((v) => aggregatePath(v, reserved)),
+      versions,
+    );
+    for (const v of versions) Object.assign(schemas, martSchemas(v));
   }
   return {
     openapi: '3.1.0',

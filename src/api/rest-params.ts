@@ -27,9 +27,9 @@ import { bindableValue } from '../query/values.js';
  */
 
 /** The query parameters of a rows request that are not filters. */
-export const ROWS_PARAMS = ['sort', 'limit', 'cursor', 'fields', 'count', 'format'] as const;
+export const ROWS_PARAMS = ['sort', 'limit', 'cursor', 'fields', 'count', 'format', 'schema_v'] as const;
 /** The query parameters of an aggregate request that are not filters. */
-export const AGGREGATE_PARAMS = ['groupBy', 'measures', 'limit'] as const;
+export const AGGREGATE_PARAMS = ['groupBy', 'measures', 'limit', 'schema_v'] as const;
 
 /** Rows per JSON page when the caller gives no `limit`. */
 export const DEFAULT_PAGE_SIZE = 50;

@@ -3,11 +3,11 @@ import { GraphQLError } from 'graphql';
 import type { Cell, Row } from '../adapters/query-engine/port.js';
 import type { MartAccess } from '../auth/access.js';
 import { UnauthenticatedError } from '../auth/errors.js';
-import { MARTS } from '../catalog/index.js';
+import { CATALOG, type Catalog } from '../catalog/index.js';
 import type { ColumnDef, MartDef } from '../catalog/types.js';
 import { describeError, isGoldgateError } from '../errors.js';
 import { type AggregateFunction, measureAlias, operatorsFor } from '../query/builder.js';
-import { MartNotFoundError } from '../query/errors.js';
+import { BadUserInputError, MartNotFoundError } from '../query/errors.js';
 import type { GatewayContext } from '../resolvers/index.js';
 import { HTTP_STATUS, PUBLIC_CODES } from './errors.js';
 import { exportBody, type PublicFailure, restRow, restValue } from './export.js';
@@ -38,6 +38,8 @@ import {
 export interface RestDeps {
   /** For lines outside a request scope (the public document); request lines go to the scope's log. */
   readonly logger: Logger;
+  /** The served marts and versions (default: the product's catalog). */
+  readonly catalog?: Catalog;
 }
 
 /** The path prefix of the REST API. */
@@ -124,21 +126,38 @@ export function restErrorResponse(error: unknown, log: Logger): GatewayResponse 
   return jsonResponse(failure.status, { error: { code: failure.code, message: failure.message } }, extra);
 }
 
-let openApiText: string | undefined;
+const openApiTexts = new WeakMap<Catalog, string>();
 
 /** The OpenAPI document, built once per process from the catalog. */
-export function openApiDocument(): string {
-  openApiText ??= JSON.stringify(buildOpenApi(MARTS, ROWS_PARAMS, REST_ERROR_CODES));
-  return openApiText;
+export function openApiDocument(catalog: Catalog = CATALOG): string {
+  let text = openApiTexts.get(catalog);
+  if (text === undefined) {
+    text = JSON.stringify(buildOpenApi(catalog, ROWS_PARAMS, REST_ERROR_CODES));
+    openApiTexts.set(catalog, text);
+  }
+  return text;
+}
+
+/** `schema_v=N` picks a served version; without it, the mart's default (oldest served) version. */
+function askedVersion(params: readonly QueryParam[]): number | undefined {
+  const found = params.filter((p) => p.name === 'schema_v');
+  if (found.length === 0) return undefined;
+  const value = found.length === 1 ? found[0]?.rawValue : undefined;
+  if (value === undefined || !/^[1-9][0-9]{0,5}$/.test(value))
+    throw new BadUserInputError('schema_v must be given once, as a schema version number');
+  return Number(value);
 }
 
 /** One mart as the caller's access describes it. */
-function describeMart(access: MartAccess, visible: ReadonlySet<string>) {
+function describeMart(access: MartAccess, visible: ReadonlySet<string>, pinned: boolean) {
   const mart = access.mart;
+  const version = pinned ? `?schema_v=${mart.schemaVersion}` : '';
   return {
     name: mart.name,
     description: mart.description,
     schema_version: mart.schemaVersion,
+    // Set on an earlier version kept for old callers: what changed and until when.
+    deprecation: mart.api.deprecation ?? null,
     key: mart.key,
     columns: mart.columns
       .filter((c) => access.columns.has(c.name))
@@ -172,24 +191,31 @@ function describeMart(access: MartAccess, visible: ReadonlySet<string>) {
     // FRESHNESS (lead): add the served run's facts here (e.g. `freshness: {run_id, published_at}`)
     // once the reader exposes them without an engine query; until then the field is absent.
     links: {
-      ...(access.detail ? { rows: `${REST_PREFIX}/marts/${mart.name}` } : {}),
-      ...(access.aggregates.allowed ? { aggregate: `${REST_PREFIX}/marts/${mart.name}/aggregate` } : {}),
+      ...(access.detail ? { rows: `${REST_PREFIX}/marts/${mart.name}${version}` } : {}),
+      ...(access.aggregates.allowed
+        ? { aggregate: `${REST_PREFIX}/marts/${mart.name}/aggregate${version}` }
+        : {}),
     },
   };
 }
 
-function listMarts(ctx: GatewayContext): GatewayResponse {
+/** One entry per served version of every mart the caller may read. */
+function listMarts(ctx: GatewayContext, catalog: Catalog): GatewayResponse {
   const granted: MartAccess[] = [];
-  for (const mart of MARTS) {
+  for (const mart of catalog.served) {
     try {
-      granted.push(ctx.reader.access(ctx.scope, mart.name));
+      granted.push(ctx.reader.access(ctx.scope, mart));
     } catch (error) {
       // Not granted reads as absent: the mart is left out, never named.
       if (!(error instanceof MartNotFoundError)) throw error;
     }
   }
   const visible = new Set(granted.map((a) => a.mart.name));
-  return jsonResponse(200, { marts: granted.map((access) => describeMart(access, visible)) });
+  return jsonResponse(200, {
+    marts: granted.map((access) =>
+      describeMart(access, visible, catalog.versions(access.mart.name).length > 1),
+    ),
+  });
 }
 
 /** The query string without `cursor`, plus the next one. */
@@ -204,7 +230,10 @@ function selfLink(path: string, search: string): string {
 
 function goldVersion(ctx: GatewayContext, mart: MartDef, fallback?: string): Array<[string, string]> {
   const run = fallback ?? ctx.scope.touched.get(`${mart.name}@${mart.schemaVersion}`);
-  return run ? [['x-gold-version', run]] : [];
+  return [
+    ['x-schema-version', String(mart.schemaVersion)],
+    ...(run ? [['x-gold-version', run] as [string, string]] : []),
+  ];
 }
 
 async function rows(
@@ -217,7 +246,7 @@ async function rows(
   const mart = access.mart;
   const columns = asked.columns.map((c) => c.name);
   if (asked.kind === 'page') {
-    const page = await ctx.reader.page(ctx.scope, mart.name, {
+    const page = await ctx.reader.page(ctx.scope, mart, {
       filter: asked.filter,
       orderBy: asked.orderBy,
       first: asked.first,
@@ -243,7 +272,7 @@ async function rows(
       [...goldVersion(ctx, mart, page.version.run_id), ['vary', 'Accept, Authorization']],
     );
   }
-  const stream = await ctx.reader.export(ctx.scope, mart.name, {
+  const stream = await ctx.reader.export(ctx.scope, mart, {
     filter: asked.filter,
     orderBy: asked.orderBy,
     columns,
@@ -300,7 +329,7 @@ async function aggregate(
 ): Promise<GatewayResponse> {
   const mart = access.mart;
   const asked = parseAggregateRequest(access, params);
-  const groups = await ctx.reader.aggregate(ctx.scope, mart.name, asked);
+  const groups = await ctx.reader.aggregate(ctx.scope, mart, asked);
   const def = (name: string): ColumnDef => {
     const found = mart.columns.find((c) => c.name === name);
     if (!found) throw new TypeError(`aggregate answered unknown column ${name}`);
@@ -373,13 +402,16 @@ export async function handleRest(
         ['content-type', JSON_TYPE],
         ['cache-control', 'public, max-age=300'],
       ]),
-      body: openApiDocument(),
+      body: openApiDocument(deps.catalog),
     };
   }
   if (!ctx) throw new UnauthenticatedError('no request context for a protected REST path');
-  if (route === 'catalog') return listMarts(ctx);
-  const access = ctx.reader.access(ctx.scope, martSegment(segments[1] ?? ''));
+  const catalog = deps.catalog ?? CATALOG;
+  if (route === 'catalog') return listMarts(ctx, catalog);
+  const name = martSegment(segments[1] ?? '');
   const params = splitQuery(request.search);
+  const schemaVersion = askedVersion(params);
+  const access = ctx.reader.access(ctx.scope, schemaVersion === undefined ? name : { name, schemaVersion });
   if (route === 'aggregate') return aggregate(ctx, access, params);
   const asked = parseRowsRequest(access, params, {
     accept: request.headers.accept,

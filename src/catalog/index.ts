@@ -1,8 +1,22 @@
 import { MARTS } from './marts/index.js';
 import type { ColumnDef, MartDef } from './types.js';
+import { createCatalog, validateVersions } from './versions.js';
 
 export { MARTS } from './marts/index.js';
-export type { ApiType, ColumnDef, MartDef, PiiTag, RelationDef, SqlType } from './types.js';
+export type {
+  ApiType,
+  ColumnDef,
+  MartDef,
+  PiiTag,
+  RelationDef,
+  RetainedColumn,
+  RetainedVersion,
+  SqlType,
+} from './types.js';
+export { asCatalog, type Catalog, createCatalog, rootNames, servedVersions } from './versions.js';
+
+/** The product's catalog: current definitions and every served schema version. */
+export const CATALOG = createCatalog(MARTS);
 
 const byName = new Map(MARTS.map((mart) => [mart.name, mart]));
 
@@ -48,5 +62,6 @@ export function validateCatalog(marts: readonly MartDef[] = MARTS): string[] {
       }
     }
   }
+  problems.push(...validateVersions(marts));
   return problems;
 }

@@ -75,5 +75,40 @@ export interface MartDef {
     readonly listField: string;
     /** Root field fetching one row by key, when the key is one column. */
     readonly itemField?: string;
+    /** Further root names serving this same version (set by the catalog for served versions). */
+    readonly aliases?: ReadonlyArray<{ readonly listField: string; readonly itemField?: string }>;
+    /** Set on a version kept for old callers: why and until when (GraphQL `@deprecated`). */
+    readonly deprecation?: string;
   };
+  /**
+   * Earlier schema versions still served beside this one after a breaking
+   * change, each rebuilt every run as a projection of this version, until it
+   * is removed from here (retired).
+   */
+  readonly previousVersions?: readonly RetainedVersion[];
+  /** Set on a served earlier version: the current definition it is projected from. */
+  readonly projectedFrom?: Projection;
+}
+
+/** A column of an earlier version: derived from the current version's column `from` (default: the same name). */
+export interface RetainedColumn extends ColumnDef {
+  readonly from?: string;
+}
+
+/** An earlier schema version of a mart kept serving after a breaking change. */
+export interface RetainedVersion {
+  readonly schemaVersion: number;
+  /** What the next version changed, for callers (shown in descriptions and deprecations). */
+  readonly change: string;
+  /** The day (YYYY-MM-DD) it is planned to be retired, announced to callers. */
+  readonly retiresOn?: string;
+  /** Its columns, in its order, each cast to its own type from a current column. */
+  readonly columns: readonly RetainedColumn[];
+}
+
+/** How a served earlier version derives from the current definition. */
+export interface Projection {
+  readonly current: MartDef;
+  /** earlier-version column -> current column */
+  readonly columnFrom: ReadonlyMap<string, string>;
 }

@@ -3,7 +3,8 @@ import type { ObjectStore } from '../adapters/object-store/port.js';
 import type { QueryEngine, QueryResult, Row } from '../adapters/query-engine/port.js';
 import type { AccessPolicy, MartAccess } from '../auth/access.js';
 import type { Principal } from '../auth/principal.js';
-import { findMart } from '../catalog/index.js';
+import { accessToEarlierVersion } from '../auth/versions.js';
+import { CATALOG, type Catalog } from '../catalog/index.js';
 import type { ColumnDef, MartDef, RelationDef } from '../catalog/types.js';
 import { goldDataset } from '../lake/layout.js';
 import { type LatestPointer, resolveLatest } from '../lake/publish.js';
@@ -154,7 +155,12 @@ export interface MartReaderOptions {
   /** Engine statements one request may run (nested levels, counts, aggregates). */
   readonly maxEngineQueriesPerRequest: number;
   readonly mask?: RowMasker | undefined;
+  /** The served marts and versions (default: the product's catalog). */
+  readonly catalog?: Catalog | undefined;
 }
+
+/** A mart by name (its default version: the one its plain API names serve) or a served version. */
+export type MartRef = string | { readonly name: string; readonly schemaVersion: number };
 
 /**
  * Reads Gold marts for callers: resolves the served version, compiles the
@@ -163,23 +169,54 @@ export interface MartReaderOptions {
  * per access.
  */
 export class MartReader {
-  constructor(private readonly options: MartReaderOptions) {}
+  private readonly catalog: Catalog;
+  /** Access to an earlier schema version, derived once per (current access, version). */
+  private readonly derived = new WeakMap<MartAccess, Map<MartDef, MartAccess | null>>();
+
+  constructor(private readonly options: MartReaderOptions) {
+    this.catalog = options.catalog ?? CATALOG;
+  }
 
   /** The largest page a caller may ask for. */
   get maxPageSize(): number {
     return this.options.maxPageSize;
   }
 
-  /** The caller's access to a mart; unknown and forbidden marts both raise NOT_FOUND. */
-  access(scope: RequestScope, martName: string): MartAccess {
-    const mart = findMart(martName);
-    const access = mart ? this.options.policy.accessFor(scope.principal, mart) : undefined;
+  /**
+   * The caller's access to a mart (version); unknown and forbidden marts both
+   * raise NOT_FOUND. An earlier schema version is read under the grant on the
+   * current one, column by column through the version's derivation.
+   */
+  access(scope: RequestScope, ref: MartRef): MartAccess {
+    const mart =
+      typeof ref === 'string' ? this.catalog.find(ref) : this.catalog.find(ref.name, ref.schemaVersion);
+    const current = mart ? this.catalog.current(mart.name) : undefined;
+    const granted = current ? this.options.policy.accessFor(scope.principal, current) : undefined;
+    const access = granted && mart && mart !== current ? this.servedAccess(granted, mart) : granted;
     if (!access) throw new MartNotFoundError();
     return access;
   }
 
+  /** Access to a served version other than the definition the policy was compiled for. */
+  private servedAccess(granted: MartAccess, version: MartDef): MartAccess | undefined {
+    let byVersion = this.derived.get(granted);
+    if (!byVersion) {
+      byVersion = new Map();
+      this.derived.set(granted, byVersion);
+    }
+    let access = byVersion.get(version);
+    if (access === undefined) {
+      // The current version under its served API names keeps the grant as it is.
+      access = version.projectedFrom
+        ? (accessToEarlierVersion(granted, version) ?? null)
+        : { ...granted, mart: version };
+      byVersion.set(version, access);
+    }
+    return access ?? undefined;
+  }
+
   /** Access for row-level reads: aggregate-only grants are refused. */
-  private detailAccess(scope: RequestScope, martName: string): MartAccess {
+  private detailAccess(scope: RequestScope, martName: MartRef): MartAccess {
     const access = this.access(scope, martName);
     if (!access.detail) {
       throw new ForbiddenError(`rows of ${access.mart.name} are not granted to you; ask for aggregates`);
@@ -276,7 +313,7 @@ export class MartReader {
   }
 
   /** One page of a mart in the asked order (the key breaks ties). */
-  async page(scope: RequestScope, martName: string, args: PageArgs): Promise<Page> {
+  async page(scope: RequestScope, martName: MartRef, args: PageArgs): Promise<Page> {
     const access = this.detailAccess(scope, martName);
     this.checkFirst(args.first);
     const { relation, version } = await this.relation(scope, access.mart);
@@ -318,7 +355,7 @@ export class MartReader {
   }
 
   /** Every matching row, streamed in engine batches and masked on the way (constant memory). */
-  async export(scope: RequestScope, martName: string, args: ExportArgs): Promise<ExportStream> {
+  async export(scope: RequestScope, martName: MartRef, args: ExportArgs): Promise<ExportStream> {
     const access = this.detailAccess(scope, martName);
     const { relation, version } = await this.relation(scope, access.mart);
     const names = args.columns.length
@@ -438,7 +475,7 @@ export class MartReader {
    * state), under the same access rule as the mart: unknown or forbidden marts
    * raise NOT_FOUND. Depends on the clock, so the answer is not cached.
    */
-  async freshness(scope: RequestScope, martName: string): Promise<MartFreshness> {
+  async freshness(scope: RequestScope, martName: MartRef): Promise<MartFreshness> {
     const access = this.access(scope, martName);
     scope.uncacheable = true;
     return freshness(this.options.store, access.mart.name, new Date(), {
@@ -447,7 +484,7 @@ export class MartReader {
   }
 
   /** Groups with count and measures; groups below the policy's minimum size never leave the engine. */
-  async aggregate(scope: RequestScope, martName: string, args: AggregateArgs): Promise<Row[]> {
+  async aggregate(scope: RequestScope, martName: MartRef, args: AggregateArgs): Promise<Row[]> {
     const access = this.access(scope, martName);
     const limit = args.limit ?? 1_000;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_GROUPS) {

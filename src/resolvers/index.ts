@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Row } from '../adapters/query-engine/port.js';
-import { camelCase, findMart } from '../catalog/index.js';
+import { asCatalog, type Catalog, camelCase, rootNames } from '../catalog/index.js';
 import type { ColumnDef, MartDef, RelationDef } from '../catalog/types.js';
 import {
   AGGREGATE_FUNCTIONS,
@@ -37,14 +37,14 @@ type Resolver = (
 const ROW = Symbol('row');
 type ApiObject = Record<string, unknown> & { [ROW]?: Row };
 
-const byApiName = new Map<string, Map<string, string>>();
+const byApiName = new WeakMap<MartDef, Map<string, string>>();
 
-/** camelCase API field name -> catalog column, per mart. */
+/** camelCase API field name -> catalog column, per mart version. */
 function columnName(mart: MartDef, apiName: string): string {
-  let names = byApiName.get(mart.name);
+  let names = byApiName.get(mart);
   if (!names) {
     names = new Map(mart.columns.map((c) => [camelCase(c.name), c.name]));
-    byApiName.set(mart.name, names);
+    byApiName.set(mart, names);
   }
   // Unknown names pass through for the builder to reject as unknown fields.
   return names.get(apiName) ?? apiName;
@@ -96,7 +96,7 @@ function intArg(value: unknown, fallback: number): number {
 function listResolver(mart: MartDef): Resolver {
   return async (_parent, args, ctx, info) => {
     const fields = new Set([...selectedFields(info, ['nodes']), ...selectedFields(info, ['edges', 'node'])]);
-    const page = await ctx.reader.page(ctx.scope, mart.name, {
+    const page = await ctx.reader.page(ctx.scope, mart, {
       filter: toColumnFilter(mart, args.filter),
       orderBy: toOrder(mart, args.orderBy),
       first: intArg(args.first, 50),
@@ -111,14 +111,14 @@ function listResolver(mart: MartDef): Resolver {
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
       totalCount: page.totalCount,
       // Resolved only when asked (graphql-js calls function-valued fields).
-      freshness: () => freshnessOf(ctx, mart.name),
+      freshness: () => freshnessOf(ctx, mart),
     };
   };
 }
 
 function itemResolver(mart: MartDef, keyColumn: string): Resolver {
   return async (_parent, args, ctx, info) => {
-    const page = await ctx.reader.page(ctx.scope, mart.name, {
+    const page = await ctx.reader.page(ctx.scope, mart, {
       filter: { [keyColumn]: { eq: args.id } },
       first: 1,
       columns: columnsFor(mart, selectedFields(info, [])),
@@ -133,8 +133,9 @@ function itemResolver(mart: MartDef, keyColumn: string): Resolver {
  * A relation field: every parent at this level asks the same per-request
  * DataLoader, which sends one engine query for all of them.
  */
-function relationResolver(relation: RelationDef): Resolver {
-  const target = findMart(relation.target);
+function relationResolver(relation: RelationDef, catalog: Catalog): Resolver {
+  // The reader loads children from the target's default version: the type must match it.
+  const target = catalog.find(relation.target);
   const link = relation.on[0];
   if (!target || !link) throw new TypeError(`relation ${relation.field} is not resolvable`);
   const [parentColumn] = link;
@@ -194,7 +195,7 @@ function aggregateResolver(mart: MartDef): Resolver {
         if (def) measures.push({ fn, column: def.name });
       }
     }
-    const rows = await ctx.reader.aggregate(ctx.scope, mart.name, {
+    const rows = await ctx.reader.aggregate(ctx.scope, mart, {
       filter: toColumnFilter(mart, args.filter),
       groupBy: groupBy.map((d) => d.name),
       measures,
@@ -224,7 +225,7 @@ function aggregateResolver(mart: MartDef): Resolver {
   };
 }
 
-async function freshnessOf(ctx: GatewayContext, mart: string): Promise<Record<string, unknown>> {
+async function freshnessOf(ctx: GatewayContext, mart: MartDef): Promise<Record<string, unknown>> {
   const f = await ctx.reader.freshness(ctx.scope, mart);
   return { ...f, sla: { ...f.sla, state: f.sla.state.toUpperCase() } };
 }
@@ -235,7 +236,7 @@ function martsResolver(marts: readonly MartDef[]): Resolver {
     marts.flatMap((mart) => {
       let detail: boolean;
       try {
-        detail = ctx.reader.access(ctx.scope, mart.name).detail;
+        detail = ctx.reader.access(ctx.scope, mart).detail;
       } catch {
         return [];
       }
@@ -246,7 +247,7 @@ function martsResolver(marts: readonly MartDef[]): Resolver {
           schemaVersion: mart.schemaVersion,
           listField: detail ? mart.api.listField : null,
           aggregateField: `${mart.api.listField}Aggregate`,
-          freshness: () => freshnessOf(ctx, mart.name),
+          freshness: () => freshnessOf(ctx, mart),
         },
       ];
     });
@@ -258,23 +259,27 @@ function martsResolver(marts: readonly MartDef[]): Resolver {
  * `MartReader`.
  */
 export function buildResolvers(
-  marts: readonly MartDef[],
+  source: Catalog | readonly MartDef[],
 ): Record<string, Record<string, Resolver> | typeof DecimalScalar> {
+  const catalog = asCatalog(source);
   const query: Record<string, Resolver> = {};
   const types: Record<string, Record<string, Resolver>> = {};
-  for (const mart of marts) {
-    query[mart.api.listField] = listResolver(mart);
-    query[`${mart.api.listField}Aggregate`] = aggregateResolver(mart);
+  for (const mart of catalog.served) {
+    const list = listResolver(mart);
+    const aggregate = aggregateResolver(mart);
     const keyColumn = mart.key[0];
-    if (mart.api.itemField && mart.key.length === 1 && keyColumn) {
-      query[mart.api.itemField] = itemResolver(mart, keyColumn);
+    const item = mart.key.length === 1 && keyColumn ? itemResolver(mart, keyColumn) : undefined;
+    for (const names of rootNames(mart)) {
+      query[names.listField] = list;
+      query[`${names.listField}Aggregate`] = aggregate;
+      if (names.itemField && item) query[names.itemField] = item;
     }
     if (mart.relations.length) {
       types[mart.api.typeName] = Object.fromEntries(
-        mart.relations.map((r) => [r.field, relationResolver(r)]),
+        mart.relations.map((r) => [r.field, relationResolver(r, catalog)]),
       );
     }
   }
-  query.marts = martsResolver(marts);
+  query.marts = martsResolver(catalog.served);
   return { Query: query, ...types, Decimal: DecimalScalar, Date: DateScalar, DateTime: DateTimeScalar };
 }

@@ -6,6 +6,7 @@ import { ensureDevKeys } from '../auth/dev-keys.js';
 import { maskRow } from '../auth/mask.js';
 import { createPolicy, type PolicyRuntime } from '../auth/policy/index.js';
 import { createVerifier } from '../auth/verify.js';
+import { CATALOG, type Catalog } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { logger } from './logger.js';
 import { createObjectStore, createQueryEngine } from './stores.js';
@@ -22,7 +23,7 @@ export interface ApiRuntime {
 /** Compose the API for the configured home; only the local server passes `ide` (the GraphQL IDE page). */
 export async function createApiRuntime(
   config: Config,
-  extras: { readonly ide?: IdeOptions } = {},
+  extras: { readonly ide?: IdeOptions; readonly catalog?: Catalog } = {},
 ): Promise<ApiRuntime> {
   // The embedded home is its own identity provider: its public keys must exist before verifying.
   if (config.home === 'embedded' && !config.auth.jwksUrl) await ensureDevKeys(config.stateDir);
@@ -30,7 +31,8 @@ export async function createApiRuntime(
   const engine = await createQueryEngine(config, store);
   const verifier = await createVerifier(config.auth);
   // A bad policy fails start-up with every problem listed: never serve under a half-read policy.
-  const policy = await createPolicy(config);
+  const catalog = extras.catalog ?? CATALOG;
+  const policy = await createPolicy(config, { marts: catalog.marts });
   const secret = policy.maskSecret;
   const gateway = await createGateway({
     engine,
@@ -47,6 +49,7 @@ export async function createApiRuntime(
     guards: config.api.guards,
     production: config.production,
     ide: extras.ide,
+    catalog,
   });
   return {
     store,

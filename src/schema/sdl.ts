@@ -1,4 +1,4 @@
-import { camelCase, findMart } from '../catalog/index.js';
+import { asCatalog, type Catalog, camelCase, rootNames } from '../catalog/index.js';
 import type { ApiType, ColumnDef, MartDef } from '../catalog/types.js';
 import { type FilterOp, isMeasureColumn, operatorsFor } from '../query/builder.js';
 
@@ -128,7 +128,7 @@ function listArgs(t: string, first: number): string {
   return `filter: ${t}Filter, "Sort terms, in order; the key always breaks ties. Nulls sort last."\n    orderBy: [${t}OrderBy!], first: Int = ${first}`;
 }
 
-function martTypes(mart: MartDef, used: Set<ApiType>): string[] {
+function martTypes(mart: MartDef, used: Set<ApiType>, catalog: Catalog): string[] {
   const t = mart.api.typeName;
   const parts: string[] = [];
   const fields = mart.columns.map((c) => {
@@ -138,7 +138,8 @@ function martTypes(mart: MartDef, used: Set<ApiType>): string[] {
     return `  ${block(`${c.description}${values}${pii}`)}\n  ${camelCase(c.name)}: ${SCALAR[c.apiType]}${c.nullable ? '' : '!'}`;
   });
   for (const r of mart.relations) {
-    const target = findMart(r.target);
+    // Relations lead to the target's default version (the one its plain names serve).
+    const target = catalog.find(r.target);
     if (!target) throw new TypeError(`relation ${mart.name}.${r.field} targets unknown mart ${r.target}`);
     const tt = target.api.typeName;
     fields.push(
@@ -192,7 +193,8 @@ function martTypes(mart: MartDef, used: Set<ApiType>): string[] {
  * its relations), filter and sort inputs, a connection, aggregates, and root
  * fields. Nothing here is written by hand per mart.
  */
-export function buildTypeDefs(marts: readonly MartDef[]): string {
+export function buildTypeDefs(source: Catalog | readonly MartDef[]): string {
+  const catalog = asCatalog(source);
   const used = new Set<ApiType>(['String', 'ID']);
   const parts: string[] = [
     block('An exact decimal as a string (never a float).'),
@@ -206,20 +208,25 @@ export function buildTypeDefs(marts: readonly MartDef[]): string {
     FRESHNESS_TYPES,
   ];
   const roots: string[] = [];
-  for (const mart of marts) {
+  for (const mart of catalog.served) {
     const t = mart.api.typeName;
-    parts.push(...martTypes(mart, used));
-    roots.push(
-      `  ${block(`${mart.description} In key order (${mart.key.join(', ')}) unless sorted.`)}\n  ${mart.api.listField}(${listArgs(t, 50)}, after: String): ${t}Connection!`,
-    );
-    roots.push(
-      `  ${block(`Groups of ${mart.name} rows with counts and measures, under the same filters and access rules.`)}\n  ${mart.api.listField}Aggregate(filter: ${t}Filter, groupBy: [${t}Dimension!], first: Int = 1000): [${t}Aggregate!]!`,
-    );
-    if (mart.api.itemField && mart.key.length === 1) {
-      const keyCol = mart.columns.find((c) => c.name === mart.key[0]);
+    parts.push(...martTypes(mart, used, catalog));
+    const deprecated = mart.api.deprecation
+      ? ` @deprecated(reason: ${JSON.stringify(mart.api.deprecation)})`
+      : '';
+    for (const names of rootNames(mart)) {
       roots.push(
-        `  "One ${t} by ${mart.key[0]}, or null."\n  ${mart.api.itemField}(id: ${SCALAR[keyCol?.apiType ?? 'ID']}!): ${t}`,
+        `  ${block(`${mart.description} In key order (${mart.key.join(', ')}) unless sorted.`)}\n  ${names.listField}(${listArgs(t, 50)}, after: String): ${t}Connection!${deprecated}`,
       );
+      roots.push(
+        `  ${block(`Groups of ${mart.name} (schema v${mart.schemaVersion}) rows with counts and measures, under the same filters and access rules.`)}\n  ${names.listField}Aggregate(filter: ${t}Filter, groupBy: [${t}Dimension!], first: Int = 1000): [${t}Aggregate!]!${deprecated}`,
+      );
+      if (names.itemField && mart.key.length === 1) {
+        const keyCol = mart.columns.find((c) => c.name === mart.key[0]);
+        roots.push(
+          `  "One ${t} by ${mart.key[0]}, or null."\n  ${names.itemField}(id: ${SCALAR[keyCol?.apiType ?? 'ID']}!): ${t}${deprecated}`,
+        );
+      }
     }
   }
   for (const api of used) parts.push(filterInput(api));

@@ -21,6 +21,7 @@ import { runMartChecks } from './checks.js';
 import { ENTITIES, type EntityContract } from './entities.js';
 import { TransformError } from './errors.js';
 import { GOLD_MODELS, type GoldModel } from './gold/index.js';
+import { earlierVersionModels, goldStepName } from './gold/versions.js';
 import { emptySilverRelation, mergeSilver, STAGING_ROOT, silverRelation, stagingPrefixOf } from './silver.js';
 import { entityKeyOf, readSilverState, type SilverState, writeSilverState } from './state.js';
 
@@ -199,7 +200,7 @@ export function embeddedHome(options: {
       };
     },
     buildGold: async ({ model, inputs, asOf, prefix }) => {
-      const step = `gold.${model.mart.name}`;
+      const step = goldStepName(model.mart);
       const location = await store.prepareWrite(prefix);
       const query = model.query({ inputs, asOf, dialect: duckdbDialect });
       const partitions = model.mart.partitionBy.map((c) => ident(c)).join(', ');
@@ -238,7 +239,9 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
     now: startedAt,
   });
   const steps: StepReport[] = [];
-  const models = options.models ?? GOLD_MODELS;
+  const latest = options.models ?? GOLD_MODELS;
+  // Earlier schema versions still served are rebuilt after their current version, every run.
+  const models = [...latest, ...earlierVersionModels(latest)];
   const total = ENTITIES.length + models.length;
   let index = 0;
   const progress = (step: string, detail: string): void =>
@@ -280,7 +283,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
     };
     for (const model of models) {
       index += 1;
-      const step = `gold.${model.mart.name}`;
+      const step = goldStepName(model.mart);
       current = step;
       progress(step, 'building');
       const report = await runStep(step, () =>
@@ -524,7 +527,7 @@ async function goldStep(
 ): Promise<StepReport> {
   const { store, engine } = options;
   const began = Date.now();
-  const step = `gold.${model.mart.name}`;
+  const step = goldStepName(model.mart);
   const relations: Record<string, SqlFragment> = {};
   const silverRuns: Record<string, string> = {};
   const read: ReadSilver[] = [];

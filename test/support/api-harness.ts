@@ -12,6 +12,7 @@ import { DuckDbQueryEngine } from '../../src/adapters/query-engine/duckdb.js';
 import type { QueryEngine, Row } from '../../src/adapters/query-engine/port.js';
 import { createHttpServer } from '../../src/api/http.js';
 import { type DevSigningKey, devKeyPaths, ensureDevKeys } from '../../src/auth/dev-keys.js';
+import type { Catalog } from '../../src/catalog/index.js';
 import { buildDemoLake } from '../../src/cli/demo.js';
 import { type Config, loadConfig } from '../../src/config/index.js';
 import { goldDataset } from '../../src/lake/layout.js';
@@ -67,6 +68,10 @@ export interface HarnessOptions {
   readonly seed?: number;
   /** Extra GOLDGATE_* settings for the API (the lake, state and port are set by the harness). */
   readonly env?: Readonly<Record<string, string>>;
+  /** The marts and schema versions served (default: the product's catalog). */
+  readonly catalog?: Catalog;
+  /** Runs on this file's copy of the lake before the API starts (e.g. a pipeline run with other models). */
+  readonly prepareLake?: (store: ObjectStore, engine: QueryEngine) => Promise<void>;
 }
 
 /** What a test may put in a token; every field has a valid default. */
@@ -193,6 +198,7 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
     const store = new LocalObjectStore(lakeDir);
     const engine = await DuckDbQueryEngine.create({ store, connections: 2 });
     cleanups.push(() => engine.close());
+    await options.prepareLake?.(store, engine);
 
     const config = loadConfig(
       hermeticEnv({
@@ -202,7 +208,7 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
         GOLDGATE_PORT: '0',
       }),
     );
-    const runtime = await createApiRuntime(config);
+    const runtime = await createApiRuntime(config, options.catalog ? { catalog: options.catalog } : {});
     cleanups.push(() => runtime.close());
     const server = createHttpServer(runtime.gateway, logger);
     await new Promise<void>((resolve, reject) => {

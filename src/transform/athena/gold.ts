@@ -329,7 +329,8 @@ export function goldPublishStatement(config: AthenaConfig, mart: MartDef, runId:
   return {
     label: `gold.${mart.name}.publish`,
     grammar: 'trino',
-    sql: sql`CREATE OR REPLACE VIEW ${qualified(config.goldDb, mart.name)} AS
+    // An earlier schema version kept for old callers has its own view beside the current one.
+    sql: sql`CREATE OR REPLACE VIEW ${qualified(config.goldDb, mart.projectedFrom ? `${mart.name}_v${mart.schemaVersion}` : mart.name)} AS
 SELECT ${columns}
 FROM ${qualified(config.goldDb, goldRunTable(mart.name, mart.schemaVersion, runId))}`,
   };
