@@ -6,6 +6,7 @@ import { UnauthenticatedError } from '../auth/errors.js';
 import { CATALOG, type Catalog } from '../catalog/index.js';
 import type { ColumnDef, MartDef } from '../catalog/types.js';
 import { describeError, isGoldgateError } from '../errors.js';
+import type { MartFreshness } from '../ops/index.js';
 import { type AggregateFunction, measureAlias, operatorsFor } from '../query/builder.js';
 import { BadUserInputError, MartNotFoundError } from '../query/errors.js';
 import type { GatewayContext } from '../resolvers/index.js';
@@ -149,7 +150,39 @@ function askedVersion(params: readonly QueryParam[]): number | undefined {
 }
 
 /** One mart as the caller's access describes it. */
-function describeMart(access: MartAccess, visible: ReadonlySet<string>, pinned: boolean) {
+/** A mart's freshness in REST's snake_case: the served run, newest source changes, SLA state. */
+function restFreshness(f: MartFreshness) {
+  return {
+    served: f.served && {
+      run_id: f.served.runId,
+      published_at: f.served.publishedAt,
+      built_at: f.served.builtAt,
+      ready_at: f.served.readyAt,
+      row_count: f.served.rowCount,
+      rolled_back_from: f.served.rolledBackFrom,
+      failed_checks: f.served.failedChecks,
+    },
+    newest_source_change: f.newestSourceChange,
+    sla: {
+      kind: f.sla.kind,
+      description: f.sla.description,
+      state: f.sla.state,
+      reasons: f.sla.reasons,
+      evaluated_at: f.sla.evaluatedAt,
+      due_at: f.sla.dueAt,
+      delivered_at: f.sla.deliveredAt,
+      age_seconds: f.sla.ageSeconds,
+      breached_since: f.sla.breachedSince,
+    },
+  };
+}
+
+function describeMart(
+  access: MartAccess,
+  visible: ReadonlySet<string>,
+  pinned: boolean,
+  fresh: MartFreshness,
+) {
   const mart = access.mart;
   const version = pinned ? `?schema_v=${mart.schemaVersion}` : '';
   return {
@@ -188,8 +221,7 @@ function describeMart(access: MartAccess, visible: ReadonlySet<string>, pinned: 
       })),
     detail: access.detail,
     aggregates: { allowed: access.aggregates.allowed, min_group_size: access.aggregates.minGroupSize },
-    // FRESHNESS (lead): add the served run's facts here (e.g. `freshness: {run_id, published_at}`)
-    // once the reader exposes them without an engine query; until then the field is absent.
+    freshness: restFreshness(fresh),
     links: {
       ...(access.detail ? { rows: `${REST_PREFIX}/marts/${mart.name}${version}` } : {}),
       ...(access.aggregates.allowed
@@ -199,8 +231,8 @@ function describeMart(access: MartAccess, visible: ReadonlySet<string>, pinned: 
   };
 }
 
-/** One entry per served version of every mart the caller may read. */
-function listMarts(ctx: GatewayContext, catalog: Catalog): GatewayResponse {
+/** One entry per served version of every mart the caller may read, with its freshness (never cached). */
+async function listMarts(ctx: GatewayContext, catalog: Catalog): Promise<GatewayResponse> {
   const granted: MartAccess[] = [];
   for (const mart of catalog.served) {
     try {
@@ -211,9 +243,11 @@ function listMarts(ctx: GatewayContext, catalog: Catalog): GatewayResponse {
     }
   }
   const visible = new Set(granted.map((a) => a.mart.name));
+  // Freshness reads pointers and manifests from the store, never the engine.
+  const fresh = await Promise.all(granted.map((access) => ctx.reader.freshness(ctx.scope, access.mart)));
   return jsonResponse(200, {
-    marts: granted.map((access) =>
-      describeMart(access, visible, catalog.versions(access.mart.name).length > 1),
+    marts: granted.map((access, i) =>
+      describeMart(access, visible, catalog.versions(access.mart.name).length > 1, fresh[i] as MartFreshness),
     ),
   });
 }
@@ -407,7 +441,7 @@ export async function handleRest(
   }
   if (!ctx) throw new UnauthenticatedError('no request context for a protected REST path');
   const catalog = deps.catalog ?? CATALOG;
-  if (route === 'catalog') return listMarts(ctx, catalog);
+  if (route === 'catalog') return await listMarts(ctx, catalog);
   const name = martSegment(segments[1] ?? '');
   const params = splitQuery(request.search);
   const schemaVersion = askedVersion(params);

@@ -552,6 +552,12 @@ describe('REST: the catalog, the OpenAPI document and values', () => {
         relations: Array<{ field: string; target: string }>;
         detail: boolean;
         aggregates: { allowed: boolean; min_group_size: number };
+        deprecation: string | null;
+        freshness: {
+          served: { run_id: string; row_count: number; published_at: string } | null;
+          newest_source_change: Array<{ source: string; at: string }>;
+          sla: { kind: string; state: string };
+        };
       }>;
     };
     expect(body.marts.map((m) => m.name)).toEqual(MARTS.map((m) => m.name));
@@ -566,8 +572,19 @@ describe('REST: the catalog, the OpenAPI document and values', () => {
       expect(info.relations.map((r) => r.target)).toEqual(mart.relations.map((r) => r.target));
       expect(info.detail).toBe(true);
       expect(info.aggregates).toEqual({ allowed: true, min_group_size: 1 });
-      expect(info).not.toHaveProperty('freshness');
+      expect(info.deprecation).toBeNull();
+      // Freshness names the run the pointer serves, read here from the lake itself.
+      const pointer = await resolveLatest(h.store, goldDataset(mart.name, mart.schemaVersion));
+      expect(info.freshness.served?.run_id).toBe(pointer?.run_id);
+      expect(info.freshness.served?.row_count).toBe(pointer?.row_count);
+      expect(info.freshness.served?.published_at).toBe(pointer?.published_at);
+      expect(['on_time', 'late', 'breached']).toContain(info.freshness.sla.state);
+      expect(info.freshness.newest_source_change.length).toBeGreaterThan(0);
     }
+    // The clock decides the SLA state: the catalog answer is never served from the cache.
+    const again = await get('/v1/marts');
+    ok(again);
+    expect(again.headers.get('x-cache')).not.toBe('hit');
   });
 
   it('a role the policy does not define sees no mart, and a granted mart reads as missing', async () => {
