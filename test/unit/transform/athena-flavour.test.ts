@@ -38,6 +38,7 @@ import {
 } from '../../../src/transform/athena/index.js';
 import { ENTITIES, type EntityContract } from '../../../src/transform/entities.js';
 import { GOLD_MODELS, type GoldModel } from '../../../src/transform/gold/index.js';
+import { earlierVersionModels } from '../../../src/transform/gold/versions.js';
 
 const config = defineAthenaConfig({
   bronzeDb: 'goldgate_bronze',
@@ -249,6 +250,37 @@ describe.each(GOLD_MODELS.map((m) => [m.mart.name, m] as const))('Gold on Athena
     expect(builds).toHaveLength(3);
     const batches = planPartitionBatches(model.mart, syntheticPartitions(model.mart, 250));
     expect(batches.map((b) => b.values.length)).toEqual([100, 100, 50]);
+  });
+});
+
+describe('Gold on Athena: an earlier schema version kept after a breaking change', () => {
+  // invoices v2 renames `total`; v1 is rebuilt from v2's model as a projection.
+  const base = GOLD_MODELS.find((m) => m.mart.name === 'invoices') as GoldModel;
+  const rename = (n: string): string => (n === 'total' ? 'amount_total' : n);
+  const v2: MartDef = {
+    ...base.mart,
+    schemaVersion: 2,
+    columns: base.mart.columns.map((c) => ({ ...c, name: rename(c.name) })),
+    checks: undefined,
+    previousVersions: [
+      {
+        schemaVersion: 1,
+        change: 'total is amount_total',
+        columns: base.mart.columns.map((c) => (c.name === 'total' ? { ...c, from: 'amount_total' } : c)),
+      },
+    ],
+  };
+  const [v1Model] = earlierVersionModels([{ ...base, mart: v2 }]);
+
+  it('renders every statement of the projection, each parsing under Trino, into its own table and view', () => {
+    if (!v1Model) throw new Error('no earlier-version model');
+    const statements = goldStatements(v1Model);
+    const failures = statements.flatMap((s) => syntaxErrors(s).map((e) => `${s.label}: ${e}`));
+    expect(failures).toEqual([]);
+    const publish = goldPublishStatement(config, v1Model.mart, RUN).sql.text;
+    expect(publish).toContain('"invoices_v1"');
+    expect(publish).toContain('invoices__v1__');
+    expect(goldPublishStatement(config, v2, RUN).sql.text).toContain('"invoices__v2__');
   });
 });
 
