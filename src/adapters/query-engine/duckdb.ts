@@ -225,8 +225,12 @@ class InterruptGuard {
   }
 }
 
-/** Bind types are explicit so that NULL and large integers bind without guessing. */
-function toDuckDbParams(params: readonly SqlValue[]): { values: DuckDBValue[]; types: DuckDBType[] } {
+/**
+ * Bind types are explicit so that NULL and large integers bind without guessing:
+ * strings and NULL VARCHAR, safe integers BIGINT, other numbers DOUBLE (the types
+ * Trino gives such literals, so the local Athena endpoint binds alike).
+ */
+export function toDuckDbParams(params: readonly SqlValue[]): { values: DuckDBValue[]; types: DuckDBType[] } {
   const values: DuckDBValue[] = [];
   const types: DuckDBType[] = [];
   for (const value of params) {

@@ -1,16 +1,5 @@
-import {
-  BIGINT,
-  BOOLEAN,
-  DOUBLE,
-  type DuckDBConnection,
-  DuckDBInstance,
-  type DuckDBType,
-  type DuckDBValue,
-  LIST,
-  listValue,
-  VARCHAR,
-} from '@duckdb/node-api';
-import { numberPlaceholders } from '../../../src/adapters/query-engine/duckdb.js';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { toDuckDbParams as bind, numberPlaceholders } from '../../../src/adapters/query-engine/duckdb.js';
 import type { ColumnMeta, Row } from '../../../src/adapters/query-engine/port.js';
 import type { SqlValue } from '../../../src/sql/fragment.js';
 
@@ -94,30 +83,4 @@ function closeQuietly(connection: DuckDBConnection): void {
   } catch {
     // already closed with the instance
   }
-}
-
-/** Types as Trino would give the literals: integers BIGINT, fractions DOUBLE, NULL as VARCHAR. */
-function bind(params: readonly SqlValue[]): { values: DuckDBValue[]; types: DuckDBType[] } {
-  const values: DuckDBValue[] = [];
-  const types: DuckDBType[] = [];
-  for (const value of params) {
-    if (Array.isArray(value)) {
-      values.push(listValue([...value]));
-      types.push(LIST(VARCHAR));
-    } else if (value === null || typeof value === 'string') {
-      values.push(value as string | null);
-      types.push(VARCHAR);
-    } else if (typeof value === 'boolean') {
-      values.push(value);
-      types.push(BOOLEAN);
-    } else if (typeof value === 'bigint') {
-      values.push(value);
-      types.push(BIGINT);
-    } else {
-      const n = value as number;
-      values.push(Number.isSafeInteger(n) ? BigInt(n) : n);
-      types.push(Number.isSafeInteger(n) ? BIGINT : DOUBLE);
-    }
-  }
-  return { values, types };
 }
