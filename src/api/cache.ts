@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 
 /** A complete answer as the gateway sends it. */
@@ -8,7 +7,8 @@ export interface CachedAnswer {
   readonly body: string;
 }
 
-interface Entry extends CachedAnswer {
+/** A kept answer with the Gold runs it was computed from. */
+export interface CacheEntry extends CachedAnswer {
   /** `mart@schema_v` -> the Gold run the answer was computed from. */
   readonly touched: ReadonlyArray<readonly [string, string]>;
 }
@@ -25,15 +25,16 @@ export type CurrentVersion = (martAt: string) => Promise<string | undefined>;
  * access never share an entry. Bounded by bytes (LRU).
  */
 export class AnswerCache {
-  private readonly lru: LRUCache<string, Entry> | undefined;
+  private readonly lru: LRUCache<string, CacheEntry> | undefined;
   readonly stats = { hits: 0, misses: 0, stale: 0, stored: 0 };
 
   constructor(maxBytes: number) {
     this.lru =
       maxBytes > 0
-        ? new LRUCache<string, Entry>({
+        ? new LRUCache<string, CacheEntry>({
             maxSize: maxBytes,
-            sizeCalculation: (e) => Math.max(1, e.body.length * 2 + 256),
+            // UTF-16 strings: two bytes a character, the key included (it holds the request).
+            sizeCalculation: (e, key) => (e.body.length + key.length) * 2 + 256,
           })
         : undefined;
   }
@@ -43,22 +44,30 @@ export class AnswerCache {
     return this.lru !== undefined;
   }
 
-  /** The cache key of a request for a caller's effective policy. */
+  /**
+   * The cache key of a request for a caller's effective policy: every part
+   * length-prefixed, so two different requests never share a key (no hash to
+   * collide, and cheaper than one for the small requests callers repeat).
+   */
   static key(policyFingerprint: string, parts: readonly string[]): string {
-    const hash = createHash('sha256');
-    hash.update(policyFingerprint);
-    for (const part of parts) hash.update('\u0000').update(part);
-    return hash.digest('base64url');
+    let key = `${policyFingerprint.length}:${policyFingerprint}`;
+    for (const part of parts) key += `${part.length}:${part}`;
+    return key;
   }
 
   /** A still-valid answer, or `undefined` (missing, or a mart it read has published since). */
-  async lookup(key: string, current: CurrentVersion): Promise<CachedAnswer | undefined> {
+  async lookup(key: string, current: CurrentVersion): Promise<CacheEntry | undefined> {
     const entry = this.lru?.get(key);
     if (!entry) {
       this.stats.misses += 1;
       return undefined;
     }
-    const now = await Promise.all(entry.touched.map(([mart]) => current(mart)));
+    const [only] = entry.touched;
+    // Most answers read one mart: skip Promise.all's array and extra promise.
+    const now =
+      entry.touched.length === 1 && only
+        ? [await current(only[0])]
+        : await Promise.all(entry.touched.map(([mart]) => current(mart)));
     if (entry.touched.some(([, run], i) => now[i] !== run)) {
       this.lru?.delete(key);
       this.stats.stale += 1;

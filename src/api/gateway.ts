@@ -13,6 +13,7 @@ import type { ObjectStore } from '../adapters/object-store/port.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
 import type { AccessPolicy } from '../auth/access.js';
 import { UnauthenticatedError } from '../auth/errors.js';
+import type { Principal } from '../auth/principal.js';
 import type { Verifier } from '../auth/verify.js';
 import { CATALOG, type Catalog } from '../catalog/index.js';
 import { describeError, isGoldgateError } from '../errors.js';
@@ -20,10 +21,11 @@ import { Admission, type AdmissionOptions } from '../query/admission.js';
 import { MartReader, RequestScope, type RowMasker } from '../query/service.js';
 import { buildResolvers, type GatewayContext } from '../resolvers/index.js';
 import { buildTypeDefs } from '../schema/sdl.js';
-import { AnswerCache, type CachedAnswer } from './cache.js';
+import { AnswerCache, type CacheEntry } from './cache.js';
 import { HTTP_STATUS, PUBLIC_CODES, unauthenticated } from './errors.js';
 import { isArmorRejection, QUERY_TOO_COMPLEX, rowBudgetPlugin } from './guards.js';
 import { createOpsRoutes, type OpsPageOptions } from './ops/routes.js';
+import { PointerReads } from './pointers.js';
 import { handleRest, isPublicRestPath, isRestPath, restErrorResponse } from './rest.js';
 import { createIdeRoutes, type IdeOptions } from './static.js';
 
@@ -62,6 +64,8 @@ export interface GatewayRequest {
   readonly search: string;
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly body: unknown;
+  /** The body's bytes as received, when the transport has them (the cache keys on them: no re-serialising). */
+  readonly rawBody?: string;
   readonly signal?: AbortSignal;
 }
 
@@ -76,6 +80,8 @@ export interface GatewayResponse {
 export interface Gateway {
   readonly apollo: ApolloServer<GatewayContext>;
   readonly cache: AnswerCache;
+  /** Fresh pointer reads that validate cache hits (shared by requests that ask at once). */
+  readonly pointers: PointerReads;
   readonly admission: Admission;
   /** Build the per-request context: verify the token, open the request scope. */
   context(
@@ -149,11 +155,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   await apollo.start();
 
-  const context = async (authorization: string | undefined, correlationId: string, signal?: AbortSignal) => {
-    const requestLog = () => log.createChild({ persistentKeys: { correlation_id: correlationId } });
+  const verify = async (authorization: string | undefined, correlationId: string): Promise<Principal> => {
     try {
-      const principal = await options.verifier(authorization);
-      return { reader, scope: new RequestScope(principal, requestLog, signal), loaders: new Map() };
+      return await options.verifier(authorization);
     } catch (error) {
       // The reason goes to the log only; the caller gets the same 401 whatever it was.
       const reason = error instanceof UnauthenticatedError ? error.reason : describeError(error).message;
@@ -161,6 +165,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       throw unauthenticated();
     }
   };
+  const contextFor = (principal: Principal, correlationId: string, signal?: AbortSignal): GatewayContext => {
+    const requestLog = () => log.createChild({ persistentKeys: { correlation_id: correlationId } });
+    return { reader, scope: new RequestScope(principal, requestLog, signal), loaders: new Map() };
+  };
+  const context = async (authorization: string | undefined, correlationId: string, signal?: AbortSignal) =>
+    contextFor(await verify(authorization, correlationId), correlationId, signal);
+  const pointers = new PointerReads(options.store);
 
   const ide = options.ide && createIdeRoutes(options.ide, log);
   const opsOptions = options.ops ?? (options.ide && { token: options.ide.token });
@@ -173,21 +184,33 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       logger: log,
     });
 
-  /** Answer from the cache when every mart the answer read still serves the same run; else compute and keep. */
-  const cached = async (
-    ctx: GatewayContext,
-    parts: readonly string[],
-    compute: () => Promise<GatewayResponse>,
-  ): Promise<{ response: GatewayResponse; hit: boolean }> => {
-    if (!cache.enabled) return { response: await compute(), hit: false };
-    const key = AnswerCache.key(options.policy.fingerprint(ctx.scope.principal), parts);
-    const current = async (martAt: string) => {
-      const [mart, v] = martAt.split('@');
-      return (await ctx.scope.version(options.store, mart ?? '', Number(v)))?.run_id;
-    };
-    const hit = await cache.lookup(key, current);
-    if (hit) return { response: fromCache(hit), hit: true };
-    const response = await compute();
+  /**
+   * A kept answer whose marts all still serve the runs it was computed from.
+   * Runs before anything parses the request (GraphQL or REST): a hit costs the
+   * token check, the key and fresh pointer reads. A pointer that cannot be
+   * read is a miss: the request then meets the error the typed way.
+   */
+  const lookup = (key: string): Promise<CacheEntry | undefined> =>
+    cache.lookup(key, (martAt) => pointers.runOf(martAt)).catch(() => undefined);
+  /** Requests being computed, by cache key. */
+  const computing = new Map<string, Promise<void>>();
+  /**
+   * A kept answer, or, when the same request is being computed, the answer it
+   * keeps: a burst of one request runs the engine once, not once per caller.
+   * Still exact: the waiter's own lookup reads the pointers after it arrived,
+   * so a run published before then turns the peer's answer stale (computed again).
+   */
+  const fromCache = async (key: string): Promise<CacheEntry | undefined> => {
+    const hit = await lookup(key);
+    if (hit) return hit;
+    const peer = computing.get(key);
+    if (!peer) return undefined;
+    await peer;
+    return lookup(key);
+  };
+
+  /** Keep a complete, error-free answer that read Gold and does not depend on the clock. */
+  const keep = (key: string, ctx: GatewayContext, response: GatewayResponse): void => {
     if (
       response.status === 200 &&
       typeof response.body === 'string' &&
@@ -200,7 +223,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         body: response.body,
       });
     }
-    return { response, hit: false };
   };
 
   const graphql = async (request: GatewayRequest, ctx: GatewayContext): Promise<GatewayResponse> => {
@@ -224,9 +246,33 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return { status, headers: new Map([...response.headers]), body };
   };
 
+  /** The request's one log line (the base logger with the id as a field: a child per request costs more than a hit). */
+  const logRequest = (
+    request: GatewayRequest,
+    correlationId: string,
+    started: number,
+    status: number,
+    cacheState: 'hit' | 'miss' | 'off',
+    ctx: GatewayContext | undefined,
+    touched: CacheEntry['touched'] = [],
+  ): void => {
+    log.info('request', {
+      correlation_id: correlationId,
+      method: request.method,
+      path: request.path,
+      status,
+      duration_ms: Date.now() - started,
+      cache: cacheState,
+      engine_queries: ctx?.scope.stats.engineQueries ?? 0,
+      bytes_scanned: ctx?.scope.stats.bytesScanned ?? 0,
+      marts: ctx ? [...ctx.scope.touched.keys()] : touched.map(([martAt]) => martAt),
+    });
+  };
+
   return {
     apollo,
     cache,
+    pointers,
     admission,
     context,
     async handle(request) {
@@ -241,45 +287,46 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // The public OpenAPI document needs no token (it describes shapes, never data).
       if (rest && isPublicRestPath(request.path)) {
         return withCorrelation(
-          await handleRest(request, undefined, { logger: log, catalog }).catch((e) => restErrorResponse(e, log)),
+          await handleRest(request, undefined, { logger: log, catalog }).catch((e) =>
+            restErrorResponse(e, log),
+          ),
           correlationId,
         );
       }
-      let ctx: GatewayContext;
+      let principal: Principal;
       try {
-        ctx = await context(request.headers.authorization, correlationId, request.signal);
+        principal = await verify(request.headers.authorization, correlationId);
       } catch {
         return withCorrelation(UNAUTHORIZED, correlationId);
       }
-      const parts = [
-        request.method.toUpperCase(),
-        request.path,
-        request.search,
-        // REST answers differ by format (JSON page vs streamed export).
-        rest ? (request.headers.accept ?? '') : '',
-        typeof request.body === 'string' ? request.body : JSON.stringify(request.body ?? null),
-      ];
-      const compute = rest
-        ? () =>
-            handleRest(request, ctx, { logger: log, catalog }).catch((e: unknown) =>
+      // Only reads exist: GraphQL has no mutations and REST answers GET only. Streams are never cached.
+      const key = cache.enabled
+        ? AnswerCache.key(options.policy.fingerprint(principal), cacheParts(request))
+        : undefined;
+      const hit = key === undefined ? undefined : await fromCache(key);
+      if (hit) {
+        logRequest(request, correlationId, started, hit.status, 'hit', undefined, hit.touched);
+        return cachedResponse(hit, correlationId);
+      }
+      const ctx = contextFor(principal, correlationId, request.signal);
+      let computed: (() => void) | undefined;
+      if (key !== undefined && !computing.has(key))
+        computing.set(key, new Promise<void>((resolve) => (computed = resolve)));
+      let response: GatewayResponse;
+      try {
+        response = rest
+          ? await handleRest(request, ctx, { logger: log, catalog }).catch((e: unknown) =>
               restErrorResponse(e, ctx.scope.log),
             )
-        : () => graphql(request, ctx);
-      // Only reads exist: GraphQL has no mutations and REST answers GET only. Streams are never cached.
-      const { response, hit } = await cached(ctx, parts, compute);
-      const stats = ctx.scope.stats;
-      // The base logger with the id as a field: a child logger per request would cost more than a cache hit.
-      log.info('request', {
-        correlation_id: correlationId,
-        method: request.method,
-        path: request.path,
-        status: response.status,
-        duration_ms: Date.now() - started,
-        cache: cache.enabled ? (hit ? 'hit' : 'miss') : 'off',
-        engine_queries: stats.engineQueries,
-        bytes_scanned: stats.bytesScanned,
-        marts: [...ctx.scope.touched.keys()],
-      });
+          : await graphql(request, ctx);
+        if (key !== undefined) keep(key, ctx, response);
+      } finally {
+        if (key !== undefined && computed) {
+          computing.delete(key);
+          computed();
+        }
+      }
+      logRequest(request, correlationId, started, response.status, key === undefined ? 'off' : 'miss', ctx);
       return withCorrelation(response, correlationId);
     },
     stop: () => apollo.stop(),
@@ -302,10 +349,33 @@ function withCorrelation(response: GatewayResponse, correlationId: string): Gate
   return { ...response, headers };
 }
 
-function fromCache(answer: CachedAnswer): GatewayResponse {
+/** A kept answer as sent again: its headers, marked as a hit, with this request's correlation id. */
+function cachedResponse(answer: CacheEntry, correlationId: string): GatewayResponse {
   const headers = new Map(answer.headers);
   headers.set('x-cache', 'hit');
+  headers.set('x-correlation-id', correlationId);
   return { status: answer.status, headers, body: answer.body };
+}
+
+/**
+ * What an answer depends on besides the caller's policy: the request as sent.
+ * `content-type` and the preflight headers decide whether the body is JSON and
+ * whether Apollo's CSRF rule lets the request through, `accept` the answer's
+ * format; the raw body is keyed as received (the same bytes parse the same).
+ */
+function cacheParts(request: GatewayRequest): string[] {
+  const h = request.headers;
+  const preflight = Boolean(h['x-apollo-operation-name'] || h['apollo-require-preflight']);
+  return [
+    request.method.toUpperCase(),
+    request.path,
+    request.search,
+    h.accept ?? '',
+    h['content-type'] ?? '',
+    preflight ? '1' : '0',
+    request.rawBody ??
+      (typeof request.body === 'string' ? request.body : JSON.stringify(request.body ?? null)),
+  ];
 }
 
 /** Callers see stable codes and safe messages, never SQL, paths or stack traces of internal errors. */

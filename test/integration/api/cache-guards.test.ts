@@ -177,6 +177,48 @@ describe('answer cache', () => {
     expect((await ask(q, ['admin'])).body).toEqual(admin.body);
   });
 
+  it('runs the engine once for a burst of the same request, and every caller gets its answer', async () => {
+    const { g, s, url: slow } = await startGateway({ engine: slowEngine() });
+    try {
+      const token = await h.token({ roles: ['admin'] });
+      const post = (query: string) =>
+        fetch(slow, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query }),
+        });
+      // The token is checked once, so the burst below meets the cache without waiting on crypto.
+      expect((await post('{ customers(first: 1) { nodes { customerId } } }')).status).toBe(200);
+      const before = g.admission.stats.admitted;
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () => post('{ customers(first: 321) { nodes { customerId name } } }')),
+      );
+      const bodies = await Promise.all(answers.map((a) => a.text()));
+      expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+      expect(new Set(bodies).size).toBe(1);
+      expect(g.admission.stats.admitted - before).toBe(1);
+      expect(answers.filter((a) => a.headers.get('x-cache') === 'hit')).toHaveLength(7);
+    } finally {
+      await stopGateway(g, s);
+    }
+  });
+
+  it('does not answer the same bytes sent as text/plain from the cache (the CSRF rule still applies)', async () => {
+    const token = await h.token({ roles: ['admin'] });
+    const body = JSON.stringify({ query: '{ customers(first: 7) { nodes { customerId } } }' });
+    const send = (contentType: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': contentType, authorization: `Bearer ${token}` },
+        body,
+      });
+    expect((await send('application/json')).status).toBe(200);
+    expect((await send('application/json')).headers.get('x-cache')).toBe('hit');
+    const plain = await send('text/plain');
+    expect(plain.status).toBe(400);
+    expect(plain.headers.get('x-cache')).toBeNull();
+  });
+
   it('does not cache errors', async () => {
     const bad = '{ customers(first: 100000) { nodes { customerId } } }';
     expect((await ask(bad)).body.errors).toBeDefined();
