@@ -11,6 +11,10 @@ import type { EntityContract, FieldDef } from './entities.js';
  * per key by (`source_ts`, `seq`). Deleted keys stay as tombstone rows
  * (`_deleted = true`) so that a late, older event can never resurrect them;
  * readers see only live rows through `silverRelation`.
+ *
+ * New events are parsed once into a typed table inside the engine (scratch of
+ * this merge, dropped at its end): the merge, the reconciliation counts and
+ * quarantine all read it from memory instead of re-reading JSON or a file.
  */
 
 /**
@@ -74,36 +78,43 @@ function stagingQuery(contract: EntityContract, sources: SilverSources, runId: s
   return sql`WITH raw_events AS (
     ${join(parts, '\n    UNION ALL\n    ')}
   ),
-  parsed AS (
-    SELECT *,
-      coalesce(TRY_CAST(json_extract(meta, '$.ttl_expiry') AS BOOLEAN), false)
-        OR (coalesce(TRY_CAST(json_extract(meta, '$.keys_only') AS BOOLEAN), false) AND op <> 'D') AS _skipped,
-      json_extract_string(payload, ${paths}) AS _raw_all
-    FROM raw_events
-  ),
+  parsed AS (SELECT *, json_extract_string(payload, ${paths}) AS _raw_all FROM raw_events),
   extracted AS (
     SELECT * EXCLUDE (_raw_all),
+      coalesce(TRY_CAST(json_extract(meta, '$.ttl_expiry') AS BOOLEAN), false)
+        OR (coalesce(TRY_CAST(json_extract(meta, '$.keys_only') AS BOOLEAN), false) AND op <> 'D') AS _skipped,
       ${extracted}
     FROM parsed
+  ),
+  typed AS (
+    SELECT *,
+      ${typed}
+    FROM extracted
+  ),
+  checked AS (
+    SELECT *,
+      CASE WHEN _skipped THEN NULL ELSE NULLIF(concat_ws(';',
+        CASE WHEN key IS NULL OR key = '' THEN 'MISSING_KEY' END,
+        CASE WHEN op IS NULL OR op NOT IN ('I', 'U', 'D') THEN 'UNKNOWN_OP' END,
+        CASE WHEN TRY_CAST(source_ts AS TIMESTAMP) IS NULL THEN 'TYPE_MISMATCH:source_ts' END,
+        ${checks}
+      ), '') END AS _violation
+    FROM typed
   )
   SELECT key AS _key, op AS _op,
-    CAST(source_ts AS TIMESTAMP) AS _source_ts, seq AS _seq, run_id AS _run_id,
-    CAST(ingested_at AS TIMESTAMP) AS _ingested_at,
-    ${typed},
+    -- TRY_: an unparsable source_ts is a violation to quarantine, not a failed merge.
+    TRY_CAST(source_ts AS TIMESTAMP) AS _source_ts, seq AS _seq, run_id AS _run_id,
+    TRY_CAST(ingested_at AS TIMESTAMP) AS _ingested_at,
+    ${raw(contract.fields.map((f) => ident(f.name)).join(', '))},
     _skipped,
-    CASE WHEN _skipped THEN NULL ELSE NULLIF(concat_ws(';',
-      CASE WHEN key IS NULL OR key = '' THEN 'MISSING_KEY' END,
-      CASE WHEN op IS NULL OR op NOT IN ('I', 'U', 'D') THEN 'UNKNOWN_OP' END,
-      CASE WHEN TRY_CAST(source_ts AS TIMESTAMP) IS NULL THEN 'TYPE_MISMATCH:source_ts' END,
-      ${checks}
-    ), '') END AS _violation,
+    _violation,
     attempt_count AS _attempts,
     coalesce(first_quarantined_run, ${runId}) AS _first_quarantined_run,
     -- The original event travels with rows that may be quarantined; valid rows drop it.
     CASE WHEN _violation IS NULL THEN NULL ELSE
       json_object('source', ${contract.source}, 'entity', ${contract.entity}, 'key', key, 'op', op, 'source_ts', source_ts, 'seq', seq, 'run_id', run_id,
                   'ingested_at', ingested_at, 'payload', payload, 'meta', meta) END AS _event
-  FROM extracted`;
+  FROM checked`;
 }
 
 /**
@@ -112,8 +123,11 @@ function stagingQuery(contract: EntityContract, sources: SilverSources, runId: s
  * session time zone is UTC, so the result is the UTC instant.
  */
 function typedValue(f: FieldDef): string {
+  // The instant's epoch is zone-free arithmetic; a TIMESTAMPTZ -> TIMESTAMP cast goes through the
+  // ICU calendar per row. Only infinities have no epoch: they take the cast.
+  const tz = `TRY_CAST(${rawName(f)} AS TIMESTAMPTZ)`;
   return f.sqlType === 'TIMESTAMP'
-    ? `CAST(TRY_CAST(${rawName(f)} AS TIMESTAMPTZ) AS TIMESTAMP)`
+    ? `coalesce(make_timestamp(epoch_us(${tz})), CAST(${tz} AS TIMESTAMP))`
     : `TRY_CAST(${rawName(f)} AS ${f.sqlType})`;
 }
 
@@ -125,7 +139,7 @@ function rawName(f: FieldDef): string {
 function violationChecks(f: FieldDef): SqlFragment[] {
   const r = rawName(f);
   const t = ident(f.name);
-  const live = "_op <> 'D'";
+  const live = "op <> 'D'";
   const out: SqlFragment[] = [
     raw(`CASE WHEN ${r} IS NOT NULL AND ${t} IS NULL THEN 'TYPE_MISMATCH:${f.name}' END`),
   ];
@@ -151,38 +165,57 @@ function fieldList(contract: EntityContract): string {
   return contract.fields.map((f) => ident(f.name)).join(', ');
 }
 
-/** The statement that parses new events once into a typed staging file. */
+/** The statement that parses new events once into the merge's staging table. */
 export function stagingStatement(
   contract: EntityContract,
   sources: SilverSources,
   runId: string,
-  output: string,
+  table: SqlFragment,
 ): SqlFragment {
-  return sql`COPY (${stagingQuery(contract, sources, runId)}) TO ${output} (FORMAT parquet)`;
+  return sql`CREATE OR REPLACE TABLE ${table} AS ${stagingQuery(contract, sources, runId)}`;
 }
 
-/** The statement writing the next Silver snapshot from the previous one and the staged events. */
+/** The order that picks a key's surviving version; ties on all of it are the same event. */
+const LATEST_FIRST = raw('ORDER BY _source_ts DESC, _seq DESC, _deleted DESC, _run_id DESC');
+
+/**
+ * The statement writing the next Silver snapshot from the previous one and the
+ * staged events. Without a previous snapshot it is one dedup of the staged
+ * rows. With one, only keys that have new events are decided again (by the
+ * same order, over their previous row and their new ones); every other
+ * previous row is carried over as it is, so the cost is one pass over the
+ * previous snapshot rather than a sort of it.
+ */
 export function silverMergeStatement(input: {
   readonly contract: EntityContract;
-  readonly staging: string;
+  readonly staging: SqlFragment;
   /** The previous snapshot's Parquet location, if any. */
   readonly previous: string | undefined;
   readonly output: string;
 }): SqlFragment {
-  const fields = raw(fieldList(input.contract));
-  const previous = input.previous
-    ? sql`SELECT _key, ${fields}, _source_ts, _seq, _run_id, _ingested_at, _deleted FROM ${readParquet(input.previous)}
-      UNION ALL BY NAME `
-    : sql``;
-  return sql`COPY (
-  WITH candidates AS (
-    ${previous}SELECT _key, ${fields}, _source_ts, _seq, _run_id, _ingested_at, _op = 'D' AS _deleted
-    FROM ${readParquet(input.staging)} WHERE NOT _skipped AND _violation IS NULL
+  const columns = raw(
+    `_key, ${fieldList(input.contract)}, _source_ts, _seq, _run_id, _ingested_at, _deleted`,
+  );
+  const staged = sql`SELECT _key, ${raw(fieldList(input.contract))}, _source_ts, _seq, _run_id, _ingested_at, _op = 'D' AS _deleted
+    FROM ${input.staging} WHERE NOT _skipped AND _violation IS NULL`;
+  const query = input.previous
+    ? sql`WITH staged AS (${staged}),
+  new_keys AS (SELECT DISTINCT _key FROM staged),
+  previous AS (SELECT ${columns} FROM ${readParquet(input.previous)}),
+  decided AS (
+    SELECT ${columns} FROM (
+      SELECT p.* FROM previous AS p SEMI JOIN new_keys AS k ON k._key = p._key
+      UNION ALL BY NAME
+      SELECT * FROM staged
+    ) AS c
+    QUALIFY row_number() OVER (PARTITION BY _key ${LATEST_FIRST}) = 1
   )
-  SELECT _key, ${fields}, _source_ts, _seq, _run_id, _ingested_at, _deleted
-  FROM candidates
-  QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source_ts DESC, _seq DESC, _deleted DESC, _run_id DESC) = 1
-) TO ${input.output} (FORMAT parquet)`;
+  SELECT p.* FROM previous AS p ANTI JOIN new_keys AS k ON k._key = p._key
+  UNION ALL
+  SELECT * FROM decided`
+    : sql`SELECT ${columns} FROM (${staged}) AS c
+  QUALIFY row_number() OVER (PARTITION BY _key ${LATEST_FIRST}) = 1`;
+  return sql`COPY (${query}) TO ${input.output} (FORMAT parquet)`;
 }
 
 /** After this many failed attempts a row is condemned: not retried without an explicit command. */
@@ -190,7 +223,7 @@ export const MAX_QUARANTINE_ATTEMPTS = 3;
 
 /** The statement writing staged rows that broke the contract, open or condemned. */
 export function quarantineStatement(input: {
-  readonly staging: string;
+  readonly staging: SqlFragment;
   readonly condemned: boolean;
   readonly output: string;
 }): SqlFragment {
@@ -201,14 +234,14 @@ export function quarantineStatement(input: {
          _violation AS reason,
          _attempts + 1 AS attempt_count,
          _first_quarantined_run AS first_quarantined_run
-  FROM ${readParquet(input.staging)}
+  FROM ${input.staging}
   WHERE _violation IS NOT NULL AND _attempts + 1 ${which} ${MAX_QUARANTINE_ATTEMPTS}
   ORDER BY _key, _seq
 ) TO ${input.output} (FORMAT json, COMPRESSION gzip)`;
 }
 
 /** Counts that reconcile the staged events with the new snapshot: one scan of each, plus one anti join. */
-function reconcileQuery(staging: string, output: string): SqlFragment {
+function reconcileQuery(staging: SqlFragment, output: string): SqlFragment {
   const max = MAX_QUARANTINE_ATTEMPTS;
   return sql`WITH staged AS (
     SELECT count(*) AS events_in,
@@ -216,7 +249,7 @@ function reconcileQuery(staging: string, output: string): SqlFragment {
       count(*) FILTER (WHERE _violation IS NOT NULL AND _attempts + 1 < ${max}) AS quarantined,
       count(*) FILTER (WHERE _violation IS NOT NULL AND _attempts + 1 >= ${max}) AS condemned,
       count(*) FILTER (WHERE _attempts > 0 AND _violation IS NULL) AS recovered
-    FROM ${readParquet(staging)}
+    FROM ${staging}
   ),
   snapshot AS (
     SELECT count(*) FILTER (WHERE NOT _deleted) AS live_rows, count(*) FILTER (WHERE _deleted) AS tombstones,
@@ -225,7 +258,7 @@ function reconcileQuery(staging: string, output: string): SqlFragment {
   ),
   missing AS (
     SELECT count(*) AS keys_missing FROM (
-      SELECT DISTINCT _key FROM ${readParquet(staging)} WHERE NOT _skipped AND _violation IS NULL
+      SELECT DISTINCT _key FROM ${staging} WHERE NOT _skipped AND _violation IS NULL
     ) AS k ANTI JOIN (SELECT _key FROM ${readParquet(output)}) AS o ON o._key = k._key
   )
   SELECT * FROM staged, snapshot, missing`;
@@ -249,9 +282,25 @@ export interface SilverMergeResult {
   readonly condemnedKey: string | undefined;
 }
 
+let stagingTables = 0;
+
+/** A staging table name no other merge in this process uses (the engine may be shared). */
+function stagingTable(runId: string, contract: EntityContract): SqlFragment {
+  stagingTables += 1;
+  const name = `_staging_${runId}_${contract.source}_${contract.entity}_${stagingTables}`;
+  return raw(
+    ident(
+      name
+        .toLowerCase()
+        .replace(/[^a-z0-9_]/g, '_')
+        .slice(0, 128),
+    ),
+  );
+}
+
 /**
  * Write the next Silver snapshot of an entity under `runId` (not yet
- * published): parse the new events once into a staging file, merge, and
+ * published): parse the new events once into a staging table, merge, and
  * quarantine what breaks the contract.
  */
 export async function mergeSilver(input: {
@@ -271,8 +320,7 @@ export async function mergeSilver(input: {
   const dataset = silverDataset(contract.source, contract.entity);
   const prefix = runPrefix(dataset, runId);
   const output = `${await store.prepareWrite(prefix)}/data.parquet`;
-  const stagingPrefix = stagingPrefixOf(runId, contract);
-  const staging = `${await store.prepareWrite(stagingPrefix)}/events.parquet`;
+  const staging = stagingTable(runId, contract);
   const sources: SilverSources = {
     bronzeFiles: input.bronzeKeys.map((key) => store.locationOf(key)),
     quarantineFiles: input.quarantineKeys.map((key) => store.locationOf(key)),
@@ -281,8 +329,39 @@ export async function mergeSilver(input: {
     ? `${store.locationOf(input.previousPrefix)}/data.parquet`
     : undefined;
   const label = `silver.${contract.source}.${contract.entity}`;
+  try {
+    await engine.execute({
+      sql: stagingStatement(contract, sources, runId, staging),
+      label: `${label}.stage`,
+    });
+    return await mergeStaged({
+      store,
+      engine,
+      contract,
+      staging,
+      previous,
+      output,
+      runId,
+      label,
+      ingestDate: input.ingestDate,
+    });
+  } finally {
+    await engine.execute({ sql: sql`DROP TABLE IF EXISTS ${staging}`, label: `${label}.stage` });
+  }
+}
 
-  await engine.execute({ sql: stagingStatement(contract, sources, runId, staging), label: `${label}.stage` });
+async function mergeStaged(input: {
+  readonly store: ObjectStore;
+  readonly engine: QueryEngine;
+  readonly contract: EntityContract;
+  readonly staging: SqlFragment;
+  readonly previous: string | undefined;
+  readonly output: string;
+  readonly runId: string;
+  readonly label: string;
+  readonly ingestDate: string;
+}): Promise<SilverMergeResult> {
+  const { store, engine, contract, staging, previous, output, runId, label } = input;
   await engine.execute({ sql: silverMergeStatement({ contract, staging, previous, output }), label });
   const { rows } = await engine.query({ sql: reconcileQuery(staging, output), label: `${label}.reconcile` });
   const r = rows[0] ?? {};
