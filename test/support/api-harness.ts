@@ -148,6 +148,11 @@ export interface ApiHarness {
   customer360Relation(): Promise<SqlFragment>;
   /** Run SQL on the tests' engine: `{rel}` in `text` is replaced by the customer_360 relation. */
   sql(text: string, params?: readonly SqlValue[]): Promise<Row[]>;
+  /**
+   * One more API over the same lake and settings, with other extras (the IDE
+   * page, another catalog), on its own free port; closed with the harness.
+   */
+  serve(extras: Parameters<typeof createApiRuntime>[1]): Promise<{ runtime: ApiRuntime; baseUrl: string }>;
   close(): Promise<void>;
 }
 
@@ -208,22 +213,25 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
         GOLDGATE_PORT: '0',
       }),
     );
-    const runtime = await createApiRuntime(config, options.catalog ? { catalog: options.catalog } : {});
-    cleanups.push(() => runtime.close());
-    const server = createHttpServer(runtime.gateway, logger);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve, reject) => {
-          server.close((error) => (error ? reject(error) : resolve()));
-          server.closeAllConnections();
-        }),
-    );
-    const { port } = server.address() as AddressInfo;
-    const baseUrl = `http://127.0.0.1:${port}`;
+    const serve = async (extras: Parameters<typeof createApiRuntime>[1]) => {
+      const runtime = await createApiRuntime(config, extras);
+      cleanups.push(() => runtime.close());
+      const server = createHttpServer(runtime.gateway, logger);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve());
+      });
+      cleanups.push(
+        () =>
+          new Promise<void>((resolve, reject) => {
+            server.close((error) => (error ? reject(error) : resolve()));
+            server.closeAllConnections();
+          }),
+      );
+      const { port } = server.address() as AddressInfo;
+      return { runtime, server, baseUrl: `http://127.0.0.1:${port}` };
+    };
+    const { runtime, server, baseUrl } = await serve(options.catalog ? { catalog: options.catalog } : {});
     const graphqlUrl = `${baseUrl}/graphql`;
 
     // The runtime created the dev keys; the tests sign with the same private key.
@@ -309,6 +317,10 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
       },
       latestCustomer360,
       customer360Relation,
+      async serve(extras) {
+        const { runtime: extra, baseUrl: url } = await serve(extras);
+        return { runtime: extra, baseUrl: url };
+      },
       async sql(text, params = []) {
         const parts = text.split('{rel}');
         let rel: SqlFragment | undefined;

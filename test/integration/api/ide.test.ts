@@ -1,11 +1,9 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpServer } from '../../../src/api/http.js';
 import { buildIde, type IdeBuild } from '../../../src/api/ide/build.js';
 import {
   IDE_CSP,
@@ -14,8 +12,6 @@ import {
   idePageConfig,
   renderIdePage,
 } from '../../../src/api/static.js';
-import { type ApiRuntime, createApiRuntime } from '../../../src/runtime/app.js';
-import { logger } from '../../../src/runtime/logger.js';
 import { type ApiHarness, type GraphQLAnswer, startApiHarness } from '../../support/api-harness.js';
 
 /**
@@ -41,8 +37,6 @@ const TYPED_QUERY =
 
 let h: ApiHarness;
 let build: IdeBuild;
-let ideRuntime: ApiRuntime;
-let ideServer: Server;
 let ideUrl: string;
 let token: string;
 
@@ -50,23 +44,10 @@ beforeAll(async () => {
   build = await buildIde();
   h = await startApiHarness({ customers: CUSTOMERS });
   token = await h.adminToken();
-  ideRuntime = await createApiRuntime(h.config, { ide: { dir: build.dir, token } });
-  ideServer = createHttpServer(ideRuntime.gateway, logger);
-  await new Promise<void>((resolve, reject) => {
-    ideServer.once('error', reject);
-    ideServer.listen(0, '127.0.0.1', () => resolve());
-  });
-  ideUrl = `http://127.0.0.1:${(ideServer.address() as AddressInfo).port}`;
+  ideUrl = (await h.serve({ ide: { dir: build.dir, token } })).baseUrl;
 }, 120_000);
 
 afterAll(async () => {
-  if (ideServer) {
-    await new Promise<void>((resolve) => {
-      ideServer.close(() => resolve());
-      ideServer.closeAllConnections();
-    });
-  }
-  await ideRuntime?.close();
   await h?.close();
 });
 

@@ -1,9 +1,6 @@
 import { existsSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type Browser, type BrowserContext, chromium, type Page, type Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpServer } from '../../../src/api/http.js';
 import { buildIde } from '../../../src/api/ide/build.js';
 import { OPS_CLIENT_JS } from '../../../src/api/ops/client.generated.js';
 import { OPS_DEFAULT_RUNS } from '../../../src/api/ops/data.js';
@@ -13,8 +10,6 @@ import { MARTS } from '../../../src/catalog/index.js';
 import { goldDataset } from '../../../src/lake/layout.js';
 import { resolveLatest } from '../../../src/lake/publish.js';
 import { SLA_STATES, type SlaState } from '../../../src/ops/sla.js';
-import { type ApiRuntime, createApiRuntime } from '../../../src/runtime/app.js';
-import { logger } from '../../../src/runtime/logger.js';
 import { type PipelineReport, runPipeline } from '../../../src/transform/pipeline.js';
 import { summariseQuarantine } from '../../../src/transform/quarantine.js';
 import { type ApiHarness, DEMO_NOW, startApiHarness, TOKEN_SETTINGS } from '../../support/api-harness.js';
@@ -49,8 +44,6 @@ const STATE_BACKGROUND: Readonly<Record<SlaState, string>> = {
 };
 
 let h: ApiHarness;
-let runtime: ApiRuntime;
-let server: Server;
 let baseUrl: string;
 let admin: string;
 let ops: string;
@@ -108,23 +101,10 @@ beforeAll(async () => {
   await landEvents(h.store, 'zoho_books', 'invoices', [{ ...bad, key: '999000000000000001' }], now());
   blocked = await runPipeline({ store: h.store, engine: h.engine, now });
 
-  runtime = await createApiRuntime(h.config, { ide: { dir: ide.dir, token: admin } });
-  server = createHttpServer(runtime.gateway, logger);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  baseUrl = (await h.serve({ ide: { dir: ide.dir, token: admin } })).baseUrl;
 }, 180_000);
 
 afterAll(async () => {
-  if (server) {
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-  }
-  await runtime?.close();
   await h?.close();
 });
 
