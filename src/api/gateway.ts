@@ -392,6 +392,9 @@ function formatError(formatted: GraphQLFormattedError, error: unknown, log: Logg
     };
   }
   if (isGoldgateError(original)) {
+    // A caller that hung up is no failure of ours: noted, not logged as an error.
+    if (original.code === 'ENGINE_ABORTED')
+      log.info('request cancelled by its caller', { error: describeError(original) });
     const code = PUBLIC_CODES[original.code];
     if (code)
       return {

@@ -1,4 +1,4 @@
-import { EngineBusyError } from './errors.js';
+import { EngineBusyError, QueryAbortedError } from './errors.js';
 
 /** Admission settings: on Athena `limit` is this instance's share of the account's active-query quota. */
 export interface AdmissionOptions {
@@ -24,14 +24,19 @@ export class Admission {
   private running = 0;
   private readonly queue: Waiter[] = [];
   /** Counters for logs and benchmarks. */
-  readonly stats = { admitted: 0, queued: 0, refused: 0 };
+  readonly stats = { admitted: 0, queued: 0, refused: 0, aborted: 0 };
 
   constructor(private readonly options: AdmissionOptions) {
     if (options.limit < 1) throw new RangeError('admission limit must be at least 1');
   }
 
-  /** Wait for a slot; the returned function frees it (call it exactly once). */
+  /**
+   * Wait for a slot; the returned function frees it (call it exactly once).
+   * A caller that hangs up first (`signal`) leaves the queue with `QueryAbortedError`.
+   */
   async acquire(signal?: AbortSignal): Promise<() => void> {
+    // An abort fired before this call never reaches a listener added now.
+    if (signal?.aborted) throw new QueryAbortedError({ cause: signal.reason });
     if (this.running < this.options.limit && this.queue.length === 0) return this.admit();
     if (this.queue.length >= this.options.maxQueue) throw this.busy('queue full');
     this.stats.queued += 1;
@@ -51,7 +56,8 @@ export class Admission {
       const onAbort = () => {
         this.drop(waiter);
         clearTimeout(waiter.timer);
-        reject(signal?.reason ?? new Error('aborted'));
+        this.stats.aborted += 1;
+        reject(new QueryAbortedError({ cause: signal?.reason }));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.queue.push(waiter);

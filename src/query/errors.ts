@@ -37,3 +37,15 @@ export class EngineBusyError extends GoldgateError {
     this.retryAfterS = options.retryAfterS;
   }
 }
+
+/**
+ * The caller went away (closed the connection) while its statement waited for
+ * the engine: nothing ran. Not a failure of the service; the same public code
+ * as an engine statement aborted mid-way.
+ */
+export class QueryAbortedError extends GoldgateError {
+  readonly code = 'ENGINE_ABORTED';
+  constructor(options?: { cause?: unknown }) {
+    super('the request was cancelled by its caller', options);
+  }
+}

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { QueryEngine } from '../../../src/adapters/query-engine/port.js';
 import { createGateway, type Gateway } from '../../../src/api/gateway.js';
 import { createHttpServer } from '../../../src/api/http.js';
@@ -302,6 +303,45 @@ function slowEngine(): QueryEngine {
 }
 
 describe('admission control', () => {
+  it('a caller that hangs up while queued leaves the queue without an internal error', async () => {
+    const quiet = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+    const errors = vi.spyOn(quiet, 'error');
+    const {
+      g,
+      s,
+      url: narrow,
+    } = await startGateway({
+      admission: { limit: 1, maxQueue: 8, queueTimeoutMs: 30_000 },
+      cacheBytes: 0,
+      engine: slowEngine(),
+      logger: quiet,
+    });
+    try {
+      const token = await h.token({ roles: ['admin'] });
+      const post = (query: string, signal?: AbortSignal) =>
+        fetch(narrow, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query }),
+          ...(signal ? { signal } : {}),
+        });
+      const holder = post('{ customers(first: 11) { nodes { customerId } } }');
+      while (g.admission.active === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const controller = new AbortController();
+      const gone = post('{ customers(first: 12) { nodes { customerId } } }', controller.signal).catch(
+        (e: unknown) => e,
+      );
+      while (g.admission.stats.queued === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      controller.abort();
+      expect(await gone).toBeInstanceOf(Error);
+      while (g.admission.stats.aborted === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect((await holder).status).toBe(200);
+      expect(errors).not.toHaveBeenCalled();
+    } finally {
+      await stopGateway(g, s);
+    }
+  });
+
   it('queues beyond the limit, then answers ENGINE_BUSY with Retry-After when the queue is full', async () => {
     // One slot, no queue: concurrent requests beyond the first are refused at once, never piled on the engine.
     const {
