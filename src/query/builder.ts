@@ -1,4 +1,4 @@
-import type { MartAccess } from '../auth/access.js';
+import type { MartAccess, RowPredicate } from '../auth/access.js';
 import type { ApiType, ColumnDef } from '../catalog/types.js';
 import { ident, join, param, raw, type SqlFragment, sql } from '../sql/fragment.js';
 import { BadUserInputError } from './errors.js';
@@ -126,37 +126,83 @@ function predicate(def: ColumnDef, op: FilterOp, value: unknown): SqlFragment {
   }
 }
 
-/** The policy's row scope as one condition, or nothing when every row is visible. */
-export function rowScopeCondition(access: MartAccess): SqlFragment | undefined {
+/**
+ * Values a column is pinned to by conditions ANDed with the row scope: every
+ * row that passes them holds one of these values in that column. Only values
+ * bound exactly as the scope binds its own (same text, same cast) count.
+ */
+export type PinnedValues = ReadonlyMap<string, ReadonlySet<string>>;
+
+/**
+ * The policy's row scope as one condition, or nothing when every row is
+ * visible. A scope predicate that `pinned` already implies (the caller's
+ * filter keeps only values the predicate allows) is left out, and a scope
+ * alternative left with no predicate lets every row through: the WHERE
+ * clause selects exactly the same rows without re-checking them.
+ */
+export function rowScopeCondition(
+  access: MartAccess,
+  pinned: PinnedValues = new Map(),
+): SqlFragment | undefined {
   if (access.rows === null) return undefined;
   // No alternative grants nothing: `IN ()` is invalid SQL, so say false.
   if (access.rows.length === 0) return raw('FALSE');
-  const alternatives = access.rows.map((predicates) => {
-    if (predicates.length === 0) return raw('TRUE');
-    return join(
-      predicates.map((rule) => {
-        const def = access.mart.columns.find((c) => c.name === rule.column);
-        if (!def) throw new TypeError(`policy names unknown column ${rule.column}`);
-        return rule.values.length === 0
-          ? raw('FALSE')
-          : sql`${raw(ident(def.name))} IN (${join(
-              rule.values.map((v) => param(v, def.sqlType)),
-              ', ',
-            )})`;
-      }),
-      ' AND ',
+  const implied = (rule: RowPredicate): boolean => {
+    const values = pinned.get(rule.column);
+    if (!values || values.size === 0) return false;
+    for (const v of values) if (!rule.values.includes(v)) return false;
+    return true;
+  };
+  const alternatives: SqlFragment[] = [];
+  for (const predicates of access.rows) {
+    const remaining = predicates.filter((rule) => !implied(rule));
+    // An alternative the filter satisfies in full: the scope adds nothing to the filter.
+    if (remaining.length === 0) return undefined;
+    alternatives.push(
+      join(
+        remaining.map((rule) => {
+          const def = access.mart.columns.find((c) => c.name === rule.column);
+          if (!def) throw new TypeError(`policy names unknown column ${rule.column}`);
+          const col = raw(ident(def.name));
+          if (rule.values.length === 0) return raw('FALSE');
+          // One value: `=` reads the same as `IN` (NULL included) and is the form every engine prunes on.
+          if (rule.values.length === 1) return sql`${col} = ${param(rule.values[0] as string, def.sqlType)}`;
+          return sql`${col} IN (${join(
+            rule.values.map((v) => param(v, def.sqlType)),
+            ', ',
+          )})`;
+        }),
+        ' AND ',
+      ),
     );
-  });
+  }
   return alternatives.length === 1
     ? sql`(${alternatives[0] as SqlFragment})`
     : sql`((${join(alternatives, ') OR (')}))`;
 }
 
-/** The WHERE conditions of a caller's filter plus the policy's row scope. */
+/**
+ * What an `eq` or `in` filter pins a column to, as the scope would bind the
+ * values: text only, and not for Decimal columns (filters cast those wider
+ * than the column). `undefined` when the operator pins nothing comparable.
+ */
+function pinnedBy(def: ColumnDef, op: string, value: unknown): Set<string> | undefined {
+  if (def.apiType === 'Decimal') return undefined;
+  const values = op === 'eq' ? [value] : op === 'in' && Array.isArray(value) ? value : undefined;
+  if (!values || values.length === 0) return undefined;
+  const out = new Set<string>();
+  for (const v of values) {
+    const bound = bindableValue(def, v);
+    if (typeof bound !== 'string') return undefined;
+    out.add(bound);
+  }
+  return out;
+}
+
+/** The WHERE conditions of a caller's filter plus the policy's row scope (ANDed). */
 export function whereClause(access: MartAccess, filter: MartFilter): SqlFragment[] {
   const parts: SqlFragment[] = [];
-  const scope = rowScopeCondition(access);
-  if (scope) parts.push(scope);
+  const pinned = new Map<string, Set<string>>();
   for (const [name, ops] of Object.entries(filter)) {
     if (!ops) continue;
     const def = column(access, name);
@@ -165,8 +211,14 @@ export function whereClause(access: MartAccess, filter: MartFilter): SqlFragment
       if (!(FILTER_OPS as readonly string[]).includes(op))
         throw new BadUserInputError(`unknown operator ${op}`);
       parts.push(predicate(def, op as FilterOp, value));
+      const values = pinnedBy(def, op, value);
+      // Two pinning operators on one column: rows hold values both allow; keeping the smaller set is enough.
+      const known = pinned.get(def.name);
+      if (values && (!known || values.size < known.size)) pinned.set(def.name, values);
     }
   }
+  const scope = rowScopeCondition(access, pinned);
+  if (scope) parts.unshift(scope);
   return parts;
 }
 

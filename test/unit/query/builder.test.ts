@@ -47,11 +47,74 @@ describe('page query builder', () => {
     const scoped: MartAccess = { ...full, rows: [[{ column: 'region', values: ['EU'] }]] };
     const q = countQuery({ access: scoped, relation, filter: {} });
     expect(q.text).toBe(
-      'SELECT count(*) AS total FROM mart_relation AS m WHERE ("region" IN (CAST(? AS VARCHAR)))',
+      'SELECT count(*) AS total FROM mart_relation AS m WHERE ("region" = CAST(? AS VARCHAR))',
     );
     expect(q.params).toEqual(['EU']);
+    const two: MartAccess = { ...full, rows: [[{ column: 'region', values: ['EU', 'NA'] }]] };
+    expect(countQuery({ access: two, relation, filter: {} }).text).toContain(
+      'WHERE ("region" IN (CAST(? AS VARCHAR), CAST(? AS VARCHAR)))',
+    );
     const none: MartAccess = { ...full, rows: [[{ column: 'region', values: [] }]] };
     expect(countQuery({ access: none, relation, filter: {} }).text).toContain('WHERE (FALSE)');
+  });
+
+  describe('a scope predicate the filter already implies', () => {
+    const sixRegions = ['NA', 'EU', 'APAC', 'LATAM', 'MEA', 'UNKNOWN'];
+    const scoped = (rows: MartAccess['rows']): MartAccess => ({ ...full, rows });
+    const where = (access: MartAccess, filter: MartFilter) => countQuery({ access, relation, filter });
+
+    it('is left out when eq or in keeps only values the scope allows: the same SQL as without a scope', () => {
+      const regions = scoped([[{ column: 'region', values: sixRegions }]]);
+      for (const filter of [{ region: { eq: 'EU' } }, { region: { in: ['EU', 'NA'] } }] as MartFilter[]) {
+        expect(where(regions, filter)).toEqual(where(full, filter));
+      }
+      const one = scoped([[{ column: 'region', values: ['EU'] }]]);
+      expect(where(one, { region: { eq: 'EU' } })).toEqual(where(full, { region: { eq: 'EU' } }));
+    });
+
+    it('stays when the filter lets through a value the scope does not allow, or pins nothing', () => {
+      const eu = scoped([[{ column: 'region', values: ['EU'] }]]);
+      for (const filter of [
+        { region: { eq: 'NA' } },
+        { region: { in: ['EU', 'NA'] } },
+        { region: { ne: 'NA' } },
+        { region: { startsWith: 'E' } },
+        { region: { gte: 'EU', lte: 'EU' } },
+        { name: { eq: 'EU' } },
+      ] as MartFilter[]) {
+        const q = where(eu, filter);
+        expect(q.text, JSON.stringify(filter)).toContain('("region" = CAST(? AS VARCHAR))');
+        expect(q.params[0]).toBe('EU');
+      }
+    });
+
+    it('drops only the implied predicate of an alternative, and the whole scope once any alternative is implied', () => {
+      const both = scoped([
+        [
+          { column: 'region', values: ['EU'] },
+          { column: 'segment', values: ['business'] },
+        ],
+      ]);
+      const q = where(both, { region: { eq: 'EU' } });
+      expect(q.text).toContain('WHERE ("segment" = CAST(? AS VARCHAR)) AND "region" = CAST(? AS VARCHAR)');
+      expect(q.params).toEqual(['business', 'EU']);
+      const either = scoped([
+        [{ column: 'region', values: ['EU'] }],
+        [{ column: 'segment', values: ['business'] }],
+      ]);
+      expect(where(either, { segment: { eq: 'business' } })).toEqual(
+        where(full, { segment: { eq: 'business' } }),
+      );
+      expect(where(either, { segment: { eq: 'individual' } }).text).toContain(
+        '(("region" = CAST(? AS VARCHAR)) OR ("segment" = CAST(? AS VARCHAR)))',
+      );
+    });
+
+    it('never treats a differently bound value as the same (decimals are cast wider than the column)', () => {
+      const byRevenue = scoped([[{ column: 'lifetime_revenue', values: ['10.00'] }]]);
+      const q = where(byRevenue, { lifetime_revenue: { eq: '10.00' } });
+      expect(q.text).toContain('("lifetime_revenue" = CAST(? AS DECIMAL(');
+    });
   });
 
   it('continues after a cursor with a bound key comparison', () => {
