@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +27,7 @@ import { logger } from '../src/runtime/logger.js';
 import { createObjectStore, createQueryEngine } from '../src/runtime/stores.js';
 import { ident, raw, type SqlFragment, sql } from '../src/sql/fragment.js';
 import { quantile } from './lib/report.js';
-import { API_LAKE_DEFAULTS, type ApiLake, ensureApiLake } from './support/api-lake.js';
+import { API_LAKE_DEFAULTS, type ApiLake, apiLakeName, ensureApiLake } from './support/api-lake.js';
 import { type LoadRun, loadRun, postGraphql, type ServedApi, startServer } from './support/load.js';
 
 /**
@@ -47,14 +48,36 @@ import { type LoadRun, loadRun, postGraphql, type ServedApi, startServer } from 
  * ABBA order so drift in the machine's load falls on both sides.
  *
  * Args: [seconds per run, default 10] [connections, default 32] [customers,
- * default API_LAKE_DEFAULTS' (about 2M invoices); a smaller lake for a quick try].
+ * default API_LAKE_DEFAULTS' (about 2M invoices); a smaller lake for a quick try]
+ * [only: a subset while iterating, e.g. `warm`, `cold:c`, `warm:a,b`; the HTTP
+ * runs of that subset are printed and nothing is saved]. A `-` keeps a default.
+ * GOLDGATE_BENCH_NO_BUILD=1 fails instead of building a missing lake (about 30 min).
  */
 
 const argsSchema = z.tuple([
   z.coerce.number().int().min(1).max(600).default(10),
   z.coerce.number().int().min(1).max(1024).default(32),
   z.coerce.number().int().min(1_000).max(2_000_000).optional(),
+  z
+    .string()
+    .regex(/^(cold|warm)(:[abc](,[abc])*)?$/)
+    .optional(),
 ]);
+
+/** Which modes and scenarios a partial run measures (`undefined`: everything, saved). */
+interface Subset {
+  readonly modes: ReadonlySet<'cold' | 'warm'>;
+  readonly scenarios: ReadonlySet<string> | undefined;
+}
+
+function subsetOf(only: string | undefined): Subset | undefined {
+  if (only === undefined) return undefined;
+  const [mode, ids] = only.split(':');
+  return {
+    modes: new Set([mode as 'cold' | 'warm']),
+    scenarios: ids ? new Set(ids.split(',')) : undefined,
+  };
+}
 const WARMUP_S = 2;
 /** Statements timed one after another for the DuckDB reference. */
 const DUCKDB_SEQUENTIAL_RUNS = 200;
@@ -808,13 +831,26 @@ function policyLoss(
 }
 
 export default async function bench(args: readonly string[]): Promise<void> {
-  const [durationS, connections, customers] = argsSchema.parse([args[0], args[1], args[2]]);
+  const given = (i: number): string | undefined => (args[i] === '-' ? undefined : args[i]);
+  const [durationS, connections, customers, only] = argsSchema.parse([
+    given(0),
+    given(1),
+    given(2),
+    given(3),
+  ]);
+  const subset = subsetOf(only);
   logger.setLogLevel('ERROR');
   const startedAt = new Date();
   const loadAtStart = loadavg()[0] ?? 0;
   const code = codeVersion();
   const params = customers === undefined ? API_LAKE_DEFAULTS : { ...API_LAKE_DEFAULTS, customers };
-  const lake = await ensureApiLake(join(REPO, '.goldgate', 'bench-lakes'), params, progress);
+  const lakesDir = join(REPO, '.goldgate', 'bench-lakes');
+  if (
+    process.env.GOLDGATE_BENCH_NO_BUILD === '1' &&
+    !existsSync(join(lakesDir, apiLakeName(params), 'bench-lake.json'))
+  )
+    throw new Error(`bench: no cached lake ${apiLakeName(params)} and GOLDGATE_BENCH_NO_BUILD=1`);
+  const lake = await ensureApiLake(lakesDir, params, progress);
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -834,7 +870,7 @@ export default async function bench(args: readonly string[]): Promise<void> {
       `Gold: ${counts.customer_360} customers, ${counts.invoices} invoices, ${counts.payments} payments, ${counts.kpi_daily_usage} daily usage rows`,
     );
     const customerId = await pickCustomer(engine, pointers);
-    const list = scenarios(customerId);
+    const list = scenarios(customerId).filter((s) => subset?.scenarios?.has(s.id) ?? true);
     const key = await ensureDevKeys(config.stateDir);
     const adminPrincipal: Principal = { subject: 'bench-admin', roles: ['admin'], scopes: {} };
     const tokens: Record<Role, string> = {
@@ -855,6 +891,15 @@ export default async function bench(args: readonly string[]): Promise<void> {
     if (!customerPointer) throw new Error('bench: customer_360 is not published');
     const statement = await pageSql(config, engine, customerPointer, adminPrincipal);
     const files = await parquetFiles(store, lake.lakeDir);
+
+    if (subset) {
+      for (const mode of subset.modes) {
+        const result = await runMode({ mode, lake, env, tokens, list, durationS, connections });
+        process.stdout.write(renderPartial(result, list));
+      }
+      process.stdout.write('partial run (args[3]): nothing saved\n');
+      return;
+    }
 
     const cold = await runMode({
       mode: 'cold',
@@ -1190,6 +1235,25 @@ async function save(input: {
   await writeFile(new URL('api.json', dir), `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(render(result, input.list));
   process.stdout.write('saved bench/results/api.json\n');
+}
+
+/** A partial run's HTTP figures: pooled admin runs and the policy loss per scenario. */
+function renderPartial(result: ModeResult, list: readonly Scenario[]): string {
+  const lines = [`\n${result.mode} (partial):`];
+  for (const s of list) {
+    const p = result.pooled.get(s.id);
+    if (!p) continue;
+    const loss = policyLoss(result, s.id, 'reqPerS');
+    const cpuLoss = policyLoss(result, s.id, 'serverCpuMsPerReq');
+    lines.push(
+      `  (${s.id}) ${p.reqPerS.toFixed(0)} req/s  p50 ${p.p50Ms.toFixed(2)}  p99 ${p.p99Ms.toFixed(2)}  non2xx ${p.non2xx}  server cpu ${p.serverCpuMsPerReq.toFixed(3)} ms/req${loss === undefined ? '' : `  policy loss ${loss.toFixed(1)}% (cpu ${cpuLoss?.toFixed(1)}%)`}`,
+    );
+  }
+  for (const r of result.runs)
+    lines.push(
+      `    ${r.scenario} ${r.role.padEnd(5)} ${r.run.reqPerS.toFixed(1).padStart(8)} req/s  p50 ${r.run.p50Ms.toFixed(2)}  p99 ${r.run.p99Ms.toFixed(2)}  answers ${r.run.answers2xx}  cpu ${r.run.serverCpuMsPerReq.toFixed(3)}  load ${r.run.loadBefore.toFixed(1)}`,
+    );
+  return `${lines.join('\n')}\n`;
 }
 
 function render(

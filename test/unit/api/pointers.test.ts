@@ -1,4 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
 import type { ObjectStore } from '../../../src/adapters/object-store/port.js';
 import { PointerReads } from '../../../src/api/pointers.js';
 import { jsonBody } from '../../../src/lake/json.js';
@@ -86,5 +90,32 @@ describe('PointerReads', () => {
     const pointers = new PointerReads(failing);
     const asked = [pointers.runOf('customer_360@1'), pointers.runOf('customer_360@1')];
     for (const a of asked) await expect(a).rejects.toThrow('disk gone');
+  });
+
+  it('reads the local pointer file as it is now, and an absent pointer as unpublished', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gg-pointers-'));
+    try {
+      const store = new LocalObjectStore(dir);
+      const pointers = new PointerReads(store);
+      expect(await pointers.runOf('customer_360@1')).toBeUndefined();
+      const key = latestKey(goldDataset('customer_360', 1));
+      const pointer = (runId: string) =>
+        jsonBody({
+          run_id: runId,
+          schema_version: 1,
+          published_at: '2026-11-21T06:00:00.000Z',
+          path: `gold/customer_360/schema_v=1/run_id=${runId}/`,
+          row_count: 1,
+          checks: [],
+        });
+      await store.replace(key, pointer('20261121T060000Z-aaaa'));
+      expect(await pointers.runOf('customer_360@1')).toBe('20261121T060000Z-aaaa');
+      await store.replace(key, pointer('20261121T070000Z-bbbb'));
+      expect(await pointers.runOf('customer_360@1')).toBe('20261121T070000Z-bbbb');
+      await store.replace(key, 'not json');
+      await expect(pointers.runOf('customer_360@1')).rejects.toThrow();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
