@@ -11,6 +11,8 @@ export interface CachedAnswer {
 export interface CacheEntry extends CachedAnswer {
   /** `mart@schema_v` -> the Gold run the answer was computed from. */
   readonly touched: ReadonlyArray<readonly [string, string]>;
+  /** The body's UTF-8 bytes, encoded once: a transport sends them on every hit without a copy. */
+  readonly bytes: Buffer;
 }
 
 /** Resolves the Gold run a mart serves now (`undefined` when unpublished). */
@@ -34,7 +36,7 @@ export class AnswerCache {
         ? new LRUCache<string, CacheEntry>({
             maxSize: maxBytes,
             // UTF-16 strings: two bytes a character, the key included (it holds the request).
-            sizeCalculation: (e, key) => (e.body.length + key.length) * 2 + 256,
+            sizeCalculation: (e, key) => (e.body.length + key.length) * 2 + e.bytes.length + 256,
           })
         : undefined;
   }
@@ -81,7 +83,7 @@ export class AnswerCache {
   /** Keep an answer computed from the given Gold runs. Answers that read no mart are not kept. */
   store(key: string, touched: ReadonlyMap<string, string>, answer: CachedAnswer): void {
     if (!this.lru || touched.size === 0) return;
-    this.lru.set(key, { ...answer, touched: [...touched] });
+    this.lru.set(key, { ...answer, touched: [...touched], bytes: Buffer.from(answer.body, 'utf8') });
     this.stats.stored += 1;
   }
 }

@@ -74,6 +74,8 @@ export interface GatewayResponse {
   readonly status: number;
   readonly headers: ReadonlyMap<string, string>;
   readonly body: string | AsyncIterable<string>;
+  /** A string body's UTF-8 bytes when the core already holds them (cache hits): sent as they are. */
+  readonly bytes?: Uint8Array;
 }
 
 /** The core shared by the local HTTP server and the Lambda handler. */
@@ -354,7 +356,7 @@ function cachedResponse(answer: CacheEntry, correlationId: string): GatewayRespo
   const headers = new Map(answer.headers);
   headers.set('x-cache', 'hit');
   headers.set('x-correlation-id', correlationId);
-  return { status: answer.status, headers, body: answer.body };
+  return { status: answer.status, headers, body: answer.body, bytes: answer.bytes };
 }
 
 /**

@@ -66,6 +66,12 @@ async function serve(gateway: Gateway, req: IncomingMessage, res: ServerResponse
     },
   };
   const response = await gateway.handle(request);
+  if (response.bytes) {
+    // Kept bytes: headers and body go out in one writev, and no per-request copy of the body is made.
+    res.writeHead(response.status, rawHeaders(response, response.bytes.length));
+    res.end(response.bytes);
+    return;
+  }
   if (typeof response.body === 'string') {
     // A known length: no chunked encoding to write (or for the client to parse). A string, not a
     // Buffer: Node sends headers and body in one write, and no external memory is left for the GC.
