@@ -399,7 +399,8 @@ async function breakdown(
   const timedStore = new Proxy(store, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
+      // Where an object lives is no store call (a path or URL computed in place).
+      if (typeof value !== 'function' || property === 'locationOf') return value;
       return (...args: unknown[]) => {
         // Wall time with at least one call in flight: pointer reads run side by side, their sum would overcount.
         if (sink.storeInFlight === 0) sink.storeSince = performance.now();
@@ -466,9 +467,13 @@ async function breakdown(
         sink.verifyMs = 0;
         sink.storeCalls = 0;
         sink.statements = [];
+        // Cache hits validate pointers through the gateway's own reads (shared, blocking on the local store).
+        const pointersBefore = { reads: gateway.pointers.reads, ms: gateway.pointers.readMs };
         const started = performance.now();
         const response = await gateway.handle(request);
         const total = performance.now() - started;
+        sink.storeMs += gateway.pointers.readMs - pointersBefore.ms;
+        sink.storeCalls += gateway.pointers.reads - pointersBefore.reads;
         if (
           response.status !== 200 ||
           typeof response.body !== 'string' ||

@@ -26,6 +26,8 @@ export class PointerReads {
   private readonly waiting = new Map<string, PendingRead>();
   /** Reads started (for tests and benchmarks: how many requests shared one). */
   reads = 0;
+  /** Wall time from the start of each read to its answer, summed (benchmarks). */
+  readMs = 0;
   private readonly store: ObjectStore;
 
   constructor(store: ObjectStore) {
@@ -56,6 +58,7 @@ export class PointerReads {
     const at = martAt.lastIndexOf('@');
     const mart = martAt.slice(0, at);
     const schemaVersion = Number(martAt.slice(at + 1));
+    const started = performance.now();
     let pending: Promise<string | undefined>;
     try {
       pending = resolveLatest(this.store, goldDataset(mart, schemaVersion)).then((p) => p?.run_id);
@@ -63,7 +66,11 @@ export class PointerReads {
       read.reject(error);
       return;
     }
-    pending.then(read.resolve, read.reject);
+    pending
+      .finally(() => {
+        this.readMs += performance.now() - started;
+      })
+      .then(read.resolve, read.reject);
   }
 }
 
