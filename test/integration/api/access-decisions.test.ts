@@ -93,12 +93,17 @@ interface Answer {
 }
 
 /** Ask twice (the second answer may come from the cache): both must be identical. */
-async function twice(ask: () => Promise<Answer>): Promise<Answer> {
+async function twice(ask: () => Promise<Answer>, same: (text: string) => string = (t) => t): Promise<Answer> {
   const first = await ask();
   const second = await ask();
   expect(second.status).toBe(first.status);
-  expect(second.text).toBe(first.text);
+  expect(same(second.text)).toBe(same(first.text));
   return first;
+}
+
+/** The REST catalog's answer without what the clock decides (when the SLA state was evaluated, ages). */
+function withoutClock(text: string): string {
+  return text.replace(/"(evaluated_at|age_seconds)":("[^"]*"|[0-9.]+|null)/g, '"$1":"-"');
 }
 
 async function gql(caller: Caller, query: string, variables?: Record<string, unknown>) {
@@ -118,16 +123,19 @@ async function gql(caller: Caller, query: string, variables?: Record<string, unk
 
 async function rest(caller: Caller, path: string, accept = 'application/json'): Promise<Answer> {
   const token = await tokenOf(caller);
-  return twice(async () => {
-    const response = await fetch(`${h.baseUrl}${path}`, {
-      headers: { authorization: `Bearer ${token}`, accept },
-    });
-    return {
-      status: response.status,
-      text: await response.text(),
-      contentType: response.headers.get('content-type') ?? '',
-    };
-  });
+  return twice(
+    async () => {
+      const response = await fetch(`${h.baseUrl}${path}`, {
+        headers: { authorization: `Bearer ${token}`, accept },
+      });
+      return {
+        status: response.status,
+        text: await response.text(),
+        contentType: response.headers.get('content-type') ?? '',
+      };
+    },
+    path === '/v1/marts' ? withoutClock : undefined,
+  );
 }
 
 /** Every row of a REST page walk (following `links.next`). */
