@@ -282,6 +282,39 @@ export interface SilverMergeResult {
   readonly condemnedKey: string | undefined;
 }
 
+/**
+ * A merge's counts and blocking checks from its reconciliation row (the same
+ * columns on every engine), so both homes report and gate a merge alike.
+ */
+export function reconciled(
+  r: Readonly<Record<string, unknown>>,
+): Omit<SilverMergeResult, 'quarantineKey' | 'condemnedKey'> {
+  const n = (v: unknown): number => Number(v ?? 0);
+  return {
+    eventsIn: n(r.events_in),
+    skipped: n(r.skipped),
+    quarantined: n(r.quarantined),
+    condemned: n(r.condemned),
+    recovered: n(r.recovered),
+    liveRows: n(r.live_rows),
+    tombstones: n(r.tombstones),
+    checks: [
+      {
+        name: 'every_valid_event_key_reaches_silver',
+        blocking: true,
+        passed: n(r.keys_missing) === 0,
+        detail: `${n(r.keys_missing)} keys missing`,
+      },
+      {
+        name: 'unique_key',
+        blocking: true,
+        passed: n(r.duplicate_keys) === 0,
+        detail: `${n(r.duplicate_keys)} duplicates`,
+      },
+    ],
+  };
+}
+
 let stagingTables = 0;
 
 /** A staging table name no other merge in this process uses (the engine may be shared). */
@@ -384,32 +417,7 @@ async function mergeStaged(input: {
     cKey = condemnedKey(ref);
     await quarantineFile(cKey, true);
   }
-  const checks: CheckResult[] = [
-    {
-      name: 'every_valid_event_key_reaches_silver',
-      blocking: true,
-      passed: n(r.keys_missing) === 0,
-      detail: `${n(r.keys_missing)} keys missing`,
-    },
-    {
-      name: 'unique_key',
-      blocking: true,
-      passed: n(r.duplicate_keys) === 0,
-      detail: `${n(r.duplicate_keys)} duplicates`,
-    },
-  ];
-  return {
-    eventsIn: n(r.events_in),
-    skipped: n(r.skipped),
-    quarantined: n(r.quarantined),
-    condemned: n(r.condemned),
-    recovered: n(r.recovered),
-    liveRows: n(r.live_rows),
-    tombstones: n(r.tombstones),
-    checks,
-    quarantineKey: qKey,
-    condemnedKey: cKey,
-  };
+  return { ...reconciled(r), quarantineKey: qKey, condemnedKey: cKey };
 }
 
 /** Scratch space of pipeline runs (never read by anyone but the run that wrote it). */

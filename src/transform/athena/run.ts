@@ -4,7 +4,7 @@ import type { Cell, QueryEngine, QueryStats } from '../../adapters/query-engine/
 import type { Config } from '../../config/index.js';
 import { condemnedKey, goldDataset, quarantineKey, runPrefix, silverDataset } from '../../lake/layout.js';
 import { acquireLock } from '../../lake/lock.js';
-import { type CheckResult, readRunManifest } from '../../lake/publish.js';
+import { readRunManifest } from '../../lake/publish.js';
 import { trinoDialect } from '../../sql/dialect.js';
 import { ENTITIES, type EntityContract } from '../entities.js';
 import type { GoldModel } from '../gold/index.js';
@@ -15,6 +15,7 @@ import {
   type SilverRead,
   type TransformHome,
 } from '../pipeline.js';
+import { reconciled } from '../silver.js';
 import {
   type AthenaConfig,
   type AthenaStatement,
@@ -124,14 +125,7 @@ export function athenaHome(options: AthenaHomeOptions): TransformHome {
       const quarantineKeys = n(r.quarantined) > 0 ? await dataFiles(store, folderOf(quarantineKey(ref))) : [];
       const condemnedKeys = n(r.condemned) > 0 ? await dataFiles(store, folderOf(condemnedKey(ref))) : [];
       return {
-        eventsIn: n(r.events_in),
-        skipped: n(r.skipped),
-        quarantined: n(r.quarantined),
-        condemned: n(r.condemned),
-        recovered: n(r.recovered),
-        liveRows: n(r.live_rows),
-        tombstones: n(r.tombstones),
-        checks: silverChecks(n(r.keys_missing), n(r.duplicate_keys)),
+        ...reconciled(r),
         quarantineKeys,
         condemnedKeys,
         details: {
@@ -186,19 +180,6 @@ export function athenaHome(options: AthenaHomeOptions): TransformHome {
       await execute(goldPublishStatement(config, model.mart, runId));
     },
   };
-}
-
-/** The blocking checks of a Silver merge, under the names the embedded merge gives them. */
-function silverChecks(keysMissing: number, duplicates: number): CheckResult[] {
-  return [
-    {
-      name: 'every_valid_event_key_reaches_silver',
-      blocking: true,
-      passed: keysMissing === 0,
-      detail: `${keysMissing} keys missing`,
-    },
-    { name: 'unique_key', blocking: true, passed: duplicates === 0, detail: `${duplicates} duplicates` },
-  ];
 }
 
 const QUARANTINE_KEY =
