@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import type { PolicySourceLog } from '../../../src/adapters/policy-source/lake-formation.js';
 import { createPolicy, resolveMaskSecret } from '../../../src/auth/policy/index.js';
 import { loadConfig } from '../../../src/config/index.js';
+import { httpApiEvent } from '../../support/builders/api-gateway.js';
 import { type ParametersExtension, startParametersExtension } from '../../support/parameters-extension.js';
 
 /**
@@ -159,32 +160,7 @@ describe('GOLDGATE_MASK_SECRET_PARAM: the mask secret through the Parameters and
 
 /** `GET /health` as API Gateway (HTTP API, payload v2) delivers it. */
 function healthEvent(requestId: string): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: 'GET /health',
-    rawPath: '/health',
-    rawQueryString: '',
-    headers: {},
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'api',
-      domainName: 'api.example.com',
-      domainPrefix: 'api',
-      http: {
-        method: 'GET',
-        path: '/health',
-        protocol: 'HTTP/1.1',
-        sourceIp: '127.0.0.1',
-        userAgent: 'test',
-      },
-      requestId,
-      routeKey: 'GET /health',
-      stage: '$default',
-      time: '21/Nov/2026:06:00:00 +0000',
-      timeEpoch: 1_795_240_800_000,
-    },
-    isBase64Encoded: false,
-  };
+  return httpApiEvent({ method: 'GET', path: '/health', requestId });
 }
 
 describe('the api Lambda handler on the aws home', () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
 import { loadLakeFormationMapping } from '../../../src/adapters/policy-source/lake-formation.js';
@@ -14,6 +15,7 @@ import { loadConfig } from '../../../src/config/index.js';
 import { parseStreamTables } from '../../../src/handlers/ddb-stream.js';
 import { parseZohoSettings } from '../../../src/ingest/zoho/client.js';
 import { checkSlas, powertoolsSlaMetrics, SLA_METRICS } from '../../../src/ops/index.js';
+import { httpApiEvent } from '../../support/builders/api-gateway.js';
 import {
   type LfDataCellsFilter,
   lfColumnTags,
@@ -129,34 +131,9 @@ async function printed(stage: string, cwd: string): Promise<PrintedService> {
   return JSON.parse(stdout) as PrintedService;
 }
 
-/** `GET /health` as API Gateway (HTTP API, payload v2) delivers it to the api function. */
-function healthEvent(requestId: string): Record<string, unknown> {
-  return {
-    version: '2.0',
-    routeKey: 'GET /health',
-    rawPath: '/health',
-    rawQueryString: '',
-    headers: {},
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'api',
-      domainName: 'api.example.com',
-      domainPrefix: 'api',
-      http: {
-        method: 'GET',
-        path: '/health',
-        protocol: 'HTTP/1.1',
-        sourceIp: '127.0.0.1',
-        userAgent: 'test',
-      },
-      requestId,
-      routeKey: 'GET /health',
-      stage: '$default',
-      time: '21/Nov/2026:06:00:00 +0000',
-      timeEpoch: 1_795_240_800_000,
-    },
-    isBase64Encoded: false,
-  };
+/** `GET /health` as API Gateway (HTTP API, payload v2) delivers it. */
+function healthEvent(requestId: string): APIGatewayProxyEventV2 {
+  return httpApiEvent({ method: 'GET', path: '/health', requestId });
 }
 
 /** Set by the runtime or read by libraries (Powertools), not by goldgate's own code. */

@@ -10,36 +10,16 @@ import { signDevToken } from '../../../src/auth/token.js';
 import { buildDemoLake } from '../../../src/cli/demo.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { logger } from '../../../src/runtime/logger.js';
+import { httpApiEvent } from '../../support/builders/api-gateway.js';
 
-/** An API Gateway HTTP API (payload v2) event, as Lambda delivers it. */
+/** A GraphQL POST as API Gateway delivers it. */
 function httpEvent(body: unknown, headers: Record<string, string>): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: 'POST /graphql',
-    rawPath: '/graphql',
-    rawQueryString: '',
+  return httpApiEvent({
+    method: 'POST',
+    path: '/graphql',
     headers: { 'content-type': 'application/json', ...headers },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'api',
-      domainName: 'api.example.com',
-      domainPrefix: 'api',
-      http: {
-        method: 'POST',
-        path: '/graphql',
-        protocol: 'HTTP/1.1',
-        sourceIp: '127.0.0.1',
-        userAgent: 'test',
-      },
-      requestId: 'req-1',
-      routeKey: 'POST /graphql',
-      stage: '$default',
-      time: '21/Nov/2026:06:00:00 +0000',
-      timeEpoch: 1_795_240_800_000,
-    },
-    body: JSON.stringify(body),
-    isBase64Encoded: false,
-  };
+    body,
+  });
 }
 
 const lambdaContext = { awsRequestId: 'req-1', functionName: 'api' } as Context;
