@@ -41,10 +41,6 @@ function suffixed(mart: MartDef, schemaVersion: number): MartDef['api'] {
   };
 }
 
-function rename(map: ReadonlyMap<string, string>, name: string): string | undefined {
-  return map.get(name);
-}
-
 /** The served definition of an earlier version: the current one's facts, renamed to its columns. */
 function retainedDef(current: MartDef, version: RetainedVersion): MartDef {
   const columnFrom = new Map(version.columns.map((c) => [c.name, c.from ?? c.name]));
@@ -53,7 +49,7 @@ function retainedDef(current: MartDef, version: RetainedVersion): MartDef {
   for (const [earlier, from] of columnFrom) if (!toEarlier.has(from)) toEarlier.set(from, earlier);
   const mapAll = (names: readonly string[]): string[] =>
     names.map((n) => {
-      const mapped = rename(toEarlier, n);
+      const mapped = toEarlier.get(n);
       if (mapped === undefined)
         throw new TypeError(`${current.name} v${version.schemaVersion}: no column derives from ${n}`);
       return mapped;
@@ -62,13 +58,13 @@ function retainedDef(current: MartDef, version: RetainedVersion): MartDef {
   for (const [dimension, column] of Object.entries(current.rowScope) as Array<
     ['region' | 'customer', string]
   >) {
-    const mapped = rename(toEarlier, column);
+    const mapped = toEarlier.get(column);
     if (mapped !== undefined) rowScope[dimension] = mapped;
   }
   // A relation stays when its link column is still there (under its earlier name).
   const relations: RelationDef[] = [];
   for (const r of current.relations) {
-    const on = r.on.map(([parent, target]) => [rename(toEarlier, parent), target] as const);
+    const on = r.on.map(([parent, target]) => [toEarlier.get(parent), target] as const);
     if (on.every(([parent]) => parent !== undefined))
       relations.push({ ...r, on: on as ReadonlyArray<readonly [string, string]> });
   }

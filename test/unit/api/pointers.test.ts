@@ -12,6 +12,18 @@ import { goldDataset, latestKey } from '../../../src/lake/layout.js';
  * A store holding one pointer whose reads stay open until the test lets them
  * finish: each read returns the bytes the pointer held when the read began.
  */
+/** A `_LATEST.json` body for customer_360 v1 naming `runId`. */
+function pointerBody(runId: string): string {
+  return jsonBody({
+    run_id: runId,
+    schema_version: 1,
+    published_at: '2026-11-21T06:00:00.000Z',
+    path: `gold/customer_360/schema_v=1/run_id=${runId}/`,
+    row_count: 1,
+    checks: [],
+  });
+}
+
 function heldStore() {
   const key = latestKey(goldDataset('customer_360', 1));
   let current: string | undefined;
@@ -27,14 +39,7 @@ function heldStore() {
     },
   } as unknown as ObjectStore;
   const publish = (runId: string): void => {
-    current = jsonBody({
-      run_id: runId,
-      schema_version: 1,
-      published_at: '2026-11-21T06:00:00.000Z',
-      path: `gold/customer_360/schema_v=1/run_id=${runId}/`,
-      row_count: 1,
-      checks: [],
-    });
+    current = pointerBody(runId);
   };
   return { store, reads, publish };
 }
@@ -99,18 +104,9 @@ describe('PointerReads', () => {
       const pointers = new PointerReads(store);
       expect(await pointers.runOf('customer_360@1')).toBeUndefined();
       const key = latestKey(goldDataset('customer_360', 1));
-      const pointer = (runId: string) =>
-        jsonBody({
-          run_id: runId,
-          schema_version: 1,
-          published_at: '2026-11-21T06:00:00.000Z',
-          path: `gold/customer_360/schema_v=1/run_id=${runId}/`,
-          row_count: 1,
-          checks: [],
-        });
-      await store.replace(key, pointer('20261121T060000Z-aaaa'));
+      await store.replace(key, pointerBody('20261121T060000Z-aaaa'));
       expect(await pointers.runOf('customer_360@1')).toBe('20261121T060000Z-aaaa');
-      await store.replace(key, pointer('20261121T070000Z-bbbb'));
+      await store.replace(key, pointerBody('20261121T070000Z-bbbb'));
       expect(await pointers.runOf('customer_360@1')).toBe('20261121T070000Z-bbbb');
       await store.replace(key, 'not json');
       await expect(pointers.runOf('customer_360@1')).rejects.toThrow();
