@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createHttpServer } from '../api/http.js';
 import { prepareIde } from '../api/ide/setup.js';
@@ -48,6 +50,13 @@ Usage:
 Settings come from GOLDGATE_* environment variables (see README).`;
 
 class UsageError extends Error {}
+
+/** The demo lake could not be built; its own output said why. */
+class DemoBuildError extends Error {
+  constructor(readonly exitCode: number) {
+    super(`building the demo lake failed (exit code ${exitCode}); see the lines above`);
+  }
+}
 
 /** Entry point of the `goldgate` command. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -146,8 +155,24 @@ async function start(config: Config): Promise<number> {
   const published = mart ? await resolveLatest(probe, goldDataset(mart.name, mart.schemaVersion)) : undefined;
   if (published)
     progress(`using the existing demo lake at ${config.lakeDir} (goldgate demo --reset rebuilds it)`);
-  else await buildDemo(config, config.demo.customers, config.demo.seed);
+  else await buildDemoOutsideServer();
   return serve(config, true);
+}
+
+/**
+ * `goldgate demo` in a child process. The server runs under a V8 heap cap
+ * (bin/server-flags.mjs) sized for serving; generating and transforming the
+ * demo company is batch work that needs more, so it runs without that cap,
+ * with the same environment (same lake, same demo settings).
+ */
+async function buildDemoOutsideServer(): Promise<void> {
+  const bin = fileURLToPath(new URL('../../bin/goldgate.mjs', import.meta.url));
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, 'demo'], { stdio: 'inherit' });
+    child.once('error', reject);
+    child.once('exit', (exit, signal) => resolve(exit ?? (signal ? 1 : 0)));
+  });
+  if (code !== 0) throw new DemoBuildError(code);
 }
 
 async function serve(config: Config, showCurl = false): Promise<number> {
@@ -315,6 +340,9 @@ export async function run(argv: readonly string[]): Promise<void> {
     ) {
       process.stderr.write(`goldgate: ${(error as Error).message}\n\n${USAGE}\n`);
       process.exitCode = 2;
+    } else if (error instanceof DemoBuildError) {
+      process.stderr.write(`goldgate: ${error.message}\n`);
+      process.exitCode = 1;
     } else if (isGoldgateError(error)) {
       process.stderr.write(`goldgate: ${error.code}: ${error.message}\n`);
       process.exitCode = 1;
