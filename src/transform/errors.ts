@@ -15,3 +15,15 @@ export class TransformError extends GoldgateError {
 export class NothingToDoError extends GoldgateError {
   readonly code = 'NOTHING_TO_DO';
 }
+
+/** A Silver run folder's `version.json` cannot be read: the version's files are unknown. */
+export class SilverVersionError extends GoldgateError {
+  readonly code = 'SILVER_VERSION_UNREADABLE';
+  constructor(
+    readonly target: string,
+    readonly runId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the files of ${target} run ${runId} are not described`, options);
+  }
+}

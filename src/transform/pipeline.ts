@@ -22,7 +22,15 @@ import { ENTITIES, type EntityContract } from './entities.js';
 import { TransformError } from './errors.js';
 import { GOLD_MODELS, type GoldModel } from './gold/index.js';
 import { earlierVersionModels, goldStepName } from './gold/versions.js';
-import { emptySilverRelation, mergeSilver, STAGING_ROOT, silverRelation, stagingPrefixOf } from './silver.js';
+import {
+  emptySilverRelation,
+  mergeSilver,
+  newestSourceTsQuery,
+  readSilverVersion,
+  STAGING_ROOT,
+  silverRelation,
+  stagingPrefixOf,
+} from './silver.js';
 import { entityKeyOf, readSilverState, type SilverState, writeSilverState } from './state.js';
 
 export const PIPELINE_JOB = 'pipeline';
@@ -157,10 +165,12 @@ export interface TransformHome {
   published(model: GoldModel, runId: string): Promise<void>;
 }
 
-/** The embedded home: Silver snapshots and Gold runs as Parquet in the folder store, written by DuckDB. */
+/** The embedded home: Silver versions and Gold runs as Parquet in the folder store, written by DuckDB. */
 export function embeddedHome(options: {
   readonly store: ObjectStore;
   readonly engine: QueryEngine;
+  /** Share of its base past which a Silver delta is compacted (default `DELTA_COMPACT_AT`). */
+  readonly compactAt?: number;
 }): TransformHome {
   const { store, engine } = options;
   return {
@@ -173,29 +183,34 @@ export function embeddedHome(options: {
         contract: input.contract,
         bronzeKeys: input.pending.flatMap((run) => run.parts),
         quarantineKeys: input.retried,
-        previousPrefix: input.previous?.path,
+        previous: input.previous
+          ? await readSilverVersion(store, input.contract, input.previous.run_id)
+          : undefined,
         runId: input.runId,
         ingestDate: input.ingestDate,
+        ...(options.compactAt === undefined ? {} : { compactAt: options.compactAt }),
       });
       return {
         ...result,
         quarantineKeys: result.quarantineKey ? [result.quarantineKey] : [],
         condemnedKeys: result.condemnedKey ? [result.condemnedKey] : [],
-        details: { quarantine_key: result.quarantineKey ?? null, condemned_key: result.condemnedKey ?? null },
+        details: {
+          quarantine_key: result.quarantineKey ?? null,
+          condemned_key: result.condemnedKey ?? null,
+        },
       };
     },
     afterSilverStep: (runId, contract) => removeStaging(store, stagingPrefixOf(runId, contract)),
     readSilver: async (contract, pointer) => {
       if (!pointer) return { relation: emptySilverRelation(contract), newestSourceTs: null };
-      const snapshot = `${store.locationOf(pointer.path)}/data.parquet`;
+      const version = await readSilverVersion(store, contract, pointer.run_id);
       const { rows } = await engine.query({
-        sql: sql`SELECT strftime(max(_source_ts), '%Y-%m-%dT%H:%M:%S.%gZ') AS newest
-          FROM read_parquet(${snapshot}, hive_partitioning = false)`,
+        sql: newestSourceTsQuery(version),
         label: `lineage.${contract.source}.${contract.entity}`,
       });
       const newest = rows[0]?.newest;
       return {
-        relation: silverRelation(store, pointer.path),
+        relation: silverRelation(version),
         newestSourceTs: typeof newest === 'string' ? newest : null,
       };
     },

@@ -1,14 +1,18 @@
+import { z } from 'zod';
 import type { ObjectStore } from '../adapters/object-store/port.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
+import { jsonBody } from '../lake/json.js';
 import { condemnedKey, quarantineKey, runPrefix, silverDataset } from '../lake/layout.js';
-import type { CheckResult } from '../lake/publish.js';
+import { type CheckResult, resolveLatest } from '../lake/publish.js';
+import { RUN_ID_PATTERN } from '../lake/run-id.js';
 import { ident, join, raw, type SqlFragment, sql } from '../sql/fragment.js';
 import type { EntityContract, FieldDef } from './entities.js';
+import { SilverVersionError } from './errors.js';
 
 /**
  * Silver merge on the embedded engine. A Silver version is a full snapshot
- * (`data.parquet`): the previous snapshot plus the new Bronze events, latest
- * per key by (`source_ts`, `seq`). Deleted keys stay as tombstone rows
+ * (`data.parquet`) or a delta over one (`delta.parquet`, see `SilverVersion`):
+ * latest per key by (`source_ts`, `seq`). Deleted keys stay as tombstone rows
  * (`_deleted = true`) so that a late, older event can never resurrect them;
  * readers see only live rows through `silverRelation`.
  *
@@ -56,7 +60,7 @@ function stagingQuery(contract: EntityContract, sources: SilverSources, runId: s
   // One call with every path parses the payload once; a call per field would parse it per field.
   const paths = contract.fields.map((f) => f.path);
   const extracted = raw(
-    contract.fields.map((f, i) => `NULLIF(TRIM(_raw_all[${i + 1}]), '') AS ${rawName(f)}`).join(',\n      '),
+    contract.fields.map((f, i) => `${blankAsNull(`_raw_all[${i + 1}]`)} AS ${rawName(f)}`).join(',\n      '),
   );
   const typed = join(
     contract.fields.map((f) => raw(`${typedValue(f)} AS ${ident(f.name)}`)),
@@ -115,6 +119,18 @@ function stagingQuery(contract: EntityContract, sources: SilverSources, runId: s
       json_object('source', ${contract.source}, 'entity', ${contract.entity}, 'key', key, 'op', op, 'source_ts', source_ts, 'seq', seq, 'run_id', run_id,
                   'ingested_at', ingested_at, 'payload', payload, 'meta', meta) END AS _event
   FROM checked`;
+}
+
+/**
+ * A text value trimmed, blank as NULL. TRIM walks every code point (it
+ * removes Unicode space separators too), and most values have nothing to
+ * remove: it only runs on values that start or end with a space or hold a
+ * non-ASCII byte, where it can change something. Same result, about half the
+ * staging cost of a wide entity.
+ */
+function blankAsNull(value: string): string {
+  return `CASE WHEN starts_with(${value}, ' ') OR ends_with(${value}, ' ') OR strlen(${value}) <> length(${value})
+        THEN NULLIF(TRIM(${value}), '') ELSE NULLIF(${value}, '') END`;
 }
 
 /**
@@ -179,43 +195,103 @@ export function stagingStatement(
 const LATEST_FIRST = raw('ORDER BY _source_ts DESC, _seq DESC, _deleted DESC, _run_id DESC');
 
 /**
- * The statement writing the next Silver snapshot from the previous one and the
- * staged events. Without a previous snapshot it is one dedup of the staged
- * rows. With one, only keys that have new events are decided again (by the
- * same order, over their previous row and their new ones); every other
- * previous row is carried over as it is, so the cost is one pass over the
- * previous snapshot rather than a sort of it.
+ * The files of one embedded Silver version. A version is either a full
+ * snapshot (`data.parquet`: every key's latest row, tombstones included) or a
+ * delta over an earlier full snapshot (`delta.parquet`: the latest row of every
+ * key changed since that snapshot). A delta is cumulative, so a version is
+ * never more than two files: an hourly run with a few thousand new events
+ * writes those rows, not the whole entity again; once the delta outgrows a
+ * share of its base, a merge writes a full snapshot instead (compaction).
  */
+export interface SilverVersion {
+  /** The run whose `data.parquet` is the full snapshot (this version's own run when it is one). */
+  readonly baseRun: string;
+  /** Location of that `data.parquet`. */
+  readonly base: string;
+  /** Location of this version's `delta.parquet`, when it is a delta over `base`. */
+  readonly delta?: string;
+}
+
+/** A delta is compacted into a full snapshot once it holds this share of its base's rows. */
+export const DELTA_COMPACT_AT = 0.1;
+
+function columnsOf(contract: EntityContract): SqlFragment {
+  return raw(`_key, ${fieldList(contract)}, _source_ts, _seq, _run_id, _ingested_at, _deleted`);
+}
+
+/** Every row of a version, tombstones included: each key from the delta when it is there, else from the base. */
+function allRows(version: SilverVersion): SqlFragment {
+  if (!version.delta) return sql`SELECT * FROM ${readParquet(version.base)}`;
+  return sql`SELECT b.* FROM ${readParquet(version.base)} AS b
+      ANTI JOIN (SELECT _key FROM ${readParquet(version.delta)}) AS d ON d._key = b._key
+    UNION ALL BY NAME
+    SELECT * FROM ${readParquet(version.delta)}`;
+}
+
+/** The staged events that change Silver, as Silver rows. */
+function stagedRows(contract: EntityContract, staging: SqlFragment): SqlFragment {
+  return sql`SELECT _key, ${raw(fieldList(contract))}, _source_ts, _seq, _run_id, _ingested_at, _op = 'D' AS _deleted
+    FROM ${staging} WHERE NOT _skipped AND _violation IS NULL`;
+}
+
+/** The statement writing a first full snapshot: one dedup of the staged rows. */
 export function silverMergeStatement(input: {
   readonly contract: EntityContract;
   readonly staging: SqlFragment;
-  /** The previous snapshot's Parquet location, if any. */
-  readonly previous: string | undefined;
   readonly output: string;
 }): SqlFragment {
-  const columns = raw(
-    `_key, ${fieldList(input.contract)}, _source_ts, _seq, _run_id, _ingested_at, _deleted`,
-  );
-  const staged = sql`SELECT _key, ${raw(fieldList(input.contract))}, _source_ts, _seq, _run_id, _ingested_at, _op = 'D' AS _deleted
-    FROM ${input.staging} WHERE NOT _skipped AND _violation IS NULL`;
-  const query = input.previous
-    ? sql`WITH staged AS (${staged}),
-  new_keys AS (SELECT DISTINCT _key FROM staged),
-  previous AS (SELECT ${columns} FROM ${readParquet(input.previous)}),
-  decided AS (
-    SELECT ${columns} FROM (
-      SELECT p.* FROM previous AS p SEMI JOIN new_keys AS k ON k._key = p._key
-      UNION ALL BY NAME
-      SELECT * FROM staged
-    ) AS c
-    QUALIFY row_number() OVER (PARTITION BY _key ${LATEST_FIRST}) = 1
-  )
-  SELECT p.* FROM previous AS p ANTI JOIN new_keys AS k ON k._key = p._key
-  UNION ALL
-  SELECT * FROM decided`
-    : sql`SELECT ${columns} FROM (${staged}) AS c
-  QUALIFY row_number() OVER (PARTITION BY _key ${LATEST_FIRST}) = 1`;
-  return sql`COPY (${query}) TO ${input.output} (FORMAT parquet)`;
+  return sql`COPY (
+  SELECT ${columnsOf(input.contract)} FROM (${stagedRows(input.contract, input.staging)}) AS c
+  QUALIFY row_number() OVER (PARTITION BY _key ${LATEST_FIRST}) = 1
+) TO ${input.output} (FORMAT parquet)`;
+}
+
+/**
+ * The statement filling `table` with the next version's delta rows: the
+ * previous delta's rows of keys with no new event, plus the decided row of
+ * every key with new events (by the same order, over its previous row and
+ * its new events, so an older event changes nothing). The base is read only
+ * when some new key is in it (`baseHasKeys`): appends of new keys, the
+ * common case, never touch it.
+ */
+export function silverDeltaStatement(input: {
+  readonly contract: EntityContract;
+  readonly staging: SqlFragment;
+  readonly previous: SilverVersion;
+  readonly baseHasKeys: boolean;
+  readonly table: SqlFragment;
+}): SqlFragment {
+  const { contract, previous } = input;
+  const columns = columnsOf(contract);
+  const candidates: SqlFragment[] = [sql`SELECT * FROM staged`];
+  if (input.baseHasKeys) {
+    candidates.push(
+      sql`SELECT ${columns} FROM ${readParquet(previous.base)} AS b SEMI JOIN new_keys AS k ON k._key = b._key`,
+    );
+  }
+  if (previous.delta) {
+    candidates.push(
+      sql`SELECT ${columns} FROM ${readParquet(previous.delta)} AS p SEMI JOIN new_keys AS k ON k._key = p._key`,
+    );
+  }
+  const kept = previous.delta
+    ? sql`SELECT ${columns} FROM ${readParquet(previous.delta)} AS p ANTI JOIN new_keys AS k ON k._key = p._key
+  UNION ALL `
+    : raw('');
+  return sql`CREATE OR REPLACE TABLE ${input.table} AS
+WITH staged AS (${stagedRows(contract, input.staging)}),
+new_keys AS (SELECT DISTINCT _key FROM staged),
+decided AS (
+  SELECT ${columns} FROM (${join(candidates, '\n    UNION ALL BY NAME\n    ')}) AS c
+  QUALIFY row_number() OVER (PARTITION BY _key ${LATEST_FIRST}) = 1
+)
+${kept}SELECT ${columns} FROM decided`;
+}
+
+/** The query counting how many keys with new events the base snapshot holds (one column read). */
+function baseKeysQuery(contract: EntityContract, staging: SqlFragment, base: string): SqlFragment {
+  return sql`SELECT count(*) AS n FROM (SELECT _key FROM ${readParquet(base)}) AS b
+  SEMI JOIN (SELECT _key FROM (${stagedRows(contract, staging)}) AS s) AS k ON k._key = b._key`;
 }
 
 /** After this many failed attempts a row is condemned: not retried without an explicit command. */
@@ -240,9 +316,17 @@ export function quarantineStatement(input: {
 ) TO ${input.output} (FORMAT json, COMPRESSION gzip)`;
 }
 
-/** Counts that reconcile the staged events with the new snapshot: one scan of each, plus one anti join. */
-function reconcileQuery(staging: SqlFragment, output: string): SqlFragment {
+/**
+ * Counts that reconcile the staged events with the new version: one scan of
+ * the staging table, one of the version (the base through an anti join when
+ * it is a delta), and two checks on the file this merge wrote. A delta's base
+ * was checked when it was written, and the version takes each key from one
+ * side only, so keys are unique when the written file's keys are; every key
+ * with a valid new event lands in the written file.
+ */
+function reconcileQuery(staging: SqlFragment, version: SilverVersion): SqlFragment {
   const max = MAX_QUARANTINE_ATTEMPTS;
+  const written = readParquet(version.delta ?? version.base);
   return sql`WITH staged AS (
     SELECT count(*) AS events_in,
       count(*) FILTER (WHERE _skipped) AS skipped,
@@ -252,16 +336,16 @@ function reconcileQuery(staging: SqlFragment, output: string): SqlFragment {
     FROM ${staging}
   ),
   snapshot AS (
-    SELECT count(*) FILTER (WHERE NOT _deleted) AS live_rows, count(*) FILTER (WHERE _deleted) AS tombstones,
-      count(*) - count(DISTINCT _key) AS duplicate_keys
-    FROM ${readParquet(output)}
+    SELECT count(*) FILTER (WHERE NOT _deleted) AS live_rows, count(*) FILTER (WHERE _deleted) AS tombstones
+    FROM (${allRows(version)}) AS v
   ),
+  unique_keys AS (SELECT count(*) - count(DISTINCT _key) AS duplicate_keys FROM ${written}),
   missing AS (
     SELECT count(*) AS keys_missing FROM (
       SELECT DISTINCT _key FROM ${staging} WHERE NOT _skipped AND _violation IS NULL
-    ) AS k ANTI JOIN (SELECT _key FROM ${readParquet(output)}) AS o ON o._key = k._key
+    ) AS k ANTI JOIN (SELECT _key FROM ${written}) AS o ON o._key = k._key
   )
-  SELECT * FROM staged, snapshot, missing`;
+  SELECT * FROM staged, snapshot, unique_keys, missing`;
 }
 
 /** What a Silver merge did. */
@@ -280,6 +364,8 @@ export interface SilverMergeResult {
   readonly quarantineKey: string | undefined;
   /** The condemned file this run wrote. */
   readonly condemnedKey: string | undefined;
+  /** The files of the version written (a full snapshot or a delta over one). */
+  readonly version: SilverVersion;
 }
 
 /**
@@ -288,7 +374,7 @@ export interface SilverMergeResult {
  */
 export function reconciled(
   r: Readonly<Record<string, unknown>>,
-): Omit<SilverMergeResult, 'quarantineKey' | 'condemnedKey'> {
+): Omit<SilverMergeResult, 'quarantineKey' | 'condemnedKey' | 'version'> {
   const n = (v: unknown): number => Number(v ?? 0);
   return {
     eventsIn: n(r.events_in),
@@ -315,12 +401,12 @@ export function reconciled(
   };
 }
 
-let stagingTables = 0;
+let scratchTables = 0;
 
-/** A staging table name no other merge in this process uses (the engine may be shared). */
-function stagingTable(runId: string, contract: EntityContract): SqlFragment {
-  stagingTables += 1;
-  const name = `_staging_${runId}_${contract.source}_${contract.entity}_${stagingTables}`;
+/** A scratch table name no other merge in this process uses (the engine may be shared). */
+function scratchTable(kind: string, runId: string, contract: EntityContract): SqlFragment {
+  scratchTables += 1;
+  const name = `_${kind}_${runId}_${contract.source}_${contract.entity}_${scratchTables}`;
   return raw(
     ident(
       name
@@ -332,9 +418,11 @@ function stagingTable(runId: string, contract: EntityContract): SqlFragment {
 }
 
 /**
- * Write the next Silver snapshot of an entity under `runId` (not yet
- * published): parse the new events once into a staging table, merge, and
- * quarantine what breaks the contract.
+ * Write the next Silver version of an entity under `runId` (not yet
+ * published): parse the new events once into a staging table, merge them
+ * into the previous version (a delta, or a full snapshot when there is none
+ * or the delta has grown past `compactAt` of its base), and quarantine what
+ * breaks the contract.
  */
 export async function mergeSilver(input: {
   readonly store: ObjectStore;
@@ -342,61 +430,110 @@ export async function mergeSilver(input: {
   readonly contract: EntityContract;
   readonly bronzeKeys: readonly string[];
   readonly quarantineKeys: readonly string[];
-  readonly previousPrefix: string | undefined;
+  /** The served version the new events are merged into (none before the first merge). */
+  readonly previous: SilverVersion | undefined;
   readonly runId: string;
   readonly ingestDate: string;
+  /** Share of the base's rows at which a delta is compacted (default `DELTA_COMPACT_AT`; 0 always writes a snapshot). */
+  readonly compactAt?: number;
 }): Promise<SilverMergeResult> {
   const { store, engine, contract, runId } = input;
   if (input.bronzeKeys.length === 0 && input.quarantineKeys.length === 0) {
     throw new TypeError('mergeSilver needs Bronze parts or quarantine files to read');
   }
   const dataset = silverDataset(contract.source, contract.entity);
-  const prefix = runPrefix(dataset, runId);
-  const output = `${await store.prepareWrite(prefix)}/data.parquet`;
-  const staging = stagingTable(runId, contract);
+  const location = await store.prepareWrite(runPrefix(dataset, runId));
+  const staging = scratchTable('staging', runId, contract);
+  const deltaTable = scratchTable('delta', runId, contract);
   const sources: SilverSources = {
     bronzeFiles: input.bronzeKeys.map((key) => store.locationOf(key)),
     quarantineFiles: input.quarantineKeys.map((key) => store.locationOf(key)),
   };
-  const previous = input.previousPrefix
-    ? `${store.locationOf(input.previousPrefix)}/data.parquet`
-    : undefined;
   const label = `silver.${contract.source}.${contract.entity}`;
   try {
     await engine.execute({
       sql: stagingStatement(contract, sources, runId, staging),
       label: `${label}.stage`,
     });
-    return await mergeStaged({
+    const full: SilverVersion = { baseRun: runId, base: `${location}/data.parquet` };
+    let version = full;
+    const previous = input.previous;
+    if (!previous) {
+      await engine.execute({ sql: silverMergeStatement({ contract, staging, output: full.base }), label });
+    } else {
+      const found = await engine.query({
+        sql: baseKeysQuery(contract, staging, previous.base),
+        label: `${label}.base_keys`,
+      });
+      await engine.execute({
+        sql: silverDeltaStatement({
+          contract,
+          staging,
+          previous,
+          baseHasKeys: Number(found.rows[0]?.n ?? 0) > 0,
+          table: deltaTable,
+        }),
+        label,
+      });
+      const sizes = await engine.query({
+        sql: sql`SELECT (SELECT count(*) FROM ${deltaTable}) AS delta_rows,
+          (SELECT count(*) FROM ${readParquet(previous.base)}) AS base_rows`,
+        label: `${label}.sizes`,
+      });
+      const deltaRows = Number(sizes.rows[0]?.delta_rows ?? 0);
+      const baseRows = Number(sizes.rows[0]?.base_rows ?? 0);
+      if (deltaRows >= (input.compactAt ?? DELTA_COMPACT_AT) * baseRows) {
+        // Compaction: base rows of keys without a delta row, plus the delta rows.
+        await engine.execute({
+          sql: sql`COPY (
+  SELECT ${columnsOf(contract)} FROM (
+    SELECT b.* FROM ${readParquet(previous.base)} AS b ANTI JOIN (SELECT _key FROM ${deltaTable}) AS d ON d._key = b._key
+    UNION ALL BY NAME
+    SELECT * FROM ${deltaTable}
+  ) AS v
+) TO ${full.base} (FORMAT parquet)`,
+          label,
+        });
+      } else {
+        version = { baseRun: previous.baseRun, base: previous.base, delta: `${location}/delta.parquet` };
+        await engine.execute({
+          sql: sql`COPY ${deltaTable} TO ${version.delta ?? ''} (FORMAT parquet)`,
+          label,
+        });
+      }
+    }
+    await store.put(
+      versionFileKey(contract, runId),
+      jsonBody({ layout: version.delta ? 'delta' : 'snapshot', base_run: version.baseRun }),
+    );
+    return await reconcileAndQuarantine({
       store,
       engine,
       contract,
       staging,
-      previous,
-      output,
+      version,
       runId,
       label,
       ingestDate: input.ingestDate,
     });
   } finally {
     await engine.execute({ sql: sql`DROP TABLE IF EXISTS ${staging}`, label: `${label}.stage` });
+    await engine.execute({ sql: sql`DROP TABLE IF EXISTS ${deltaTable}`, label: `${label}.stage` });
   }
 }
 
-async function mergeStaged(input: {
+async function reconcileAndQuarantine(input: {
   readonly store: ObjectStore;
   readonly engine: QueryEngine;
   readonly contract: EntityContract;
   readonly staging: SqlFragment;
-  readonly previous: string | undefined;
-  readonly output: string;
+  readonly version: SilverVersion;
   readonly runId: string;
   readonly label: string;
   readonly ingestDate: string;
 }): Promise<SilverMergeResult> {
-  const { store, engine, contract, staging, previous, output, runId, label } = input;
-  await engine.execute({ sql: silverMergeStatement({ contract, staging, previous, output }), label });
-  const { rows } = await engine.query({ sql: reconcileQuery(staging, output), label: `${label}.reconcile` });
+  const { store, engine, contract, staging, version, runId, label } = input;
+  const { rows } = await engine.query({ sql: reconcileQuery(staging, version), label: `${label}.reconcile` });
   const r = rows[0] ?? {};
   const n = (v: unknown): number => Number(v ?? 0);
   const ref = { source: contract.source, entity: contract.entity, ingestDate: input.ingestDate, runId };
@@ -417,7 +554,7 @@ async function mergeStaged(input: {
     cKey = condemnedKey(ref);
     await quarantineFile(cKey, true);
   }
-  return { ...reconciled(r), quarantineKey: qKey, condemnedKey: cKey };
+  return { ...reconciled(r), quarantineKey: qKey, condemnedKey: cKey, version };
 }
 
 /** Scratch space of pipeline runs (never read by anyone but the run that wrote it). */
@@ -428,9 +565,69 @@ export function stagingPrefixOf(runId: string, contract: EntityContract): string
   return `${STAGING_ROOT}run_id=${runId}/${contract.source}/${contract.entity}/`;
 }
 
-/** A relation of the live rows of one published Silver snapshot (embedded engine). */
-export function silverRelation(store: ObjectStore, snapshotPrefix: string): SqlFragment {
-  return sql`(SELECT * FROM ${readParquet(`${store.locationOf(snapshotPrefix)}/data.parquet`)} WHERE NOT _deleted)`;
+/** A relation of the live rows of one Silver version (embedded engine). */
+export function silverRelation(version: SilverVersion): SqlFragment {
+  return sql`(SELECT * FROM (${allRows(version)}) AS v WHERE NOT _deleted)`;
+}
+
+/** The newest `source_ts` a version holds, tombstones included (a delete is a change). */
+export function newestSourceTsQuery(version: SilverVersion): SqlFragment {
+  // A key's delta row is never older than its base row, so the newest over both files is the version's.
+  const files = version.delta ? [version.base, version.delta] : [version.base];
+  return sql`SELECT strftime(max(_source_ts), '%Y-%m-%dT%H:%M:%S.%gZ') AS newest
+    FROM read_parquet(${files}, hive_partitioning = false)`;
+}
+
+/**
+ * `version.json` in a Silver run folder: which files make the version. The
+ * merge writes it beside its data, so a version describes itself to every
+ * reader; a run folder without it (written before deltas existed) is a full
+ * snapshot.
+ */
+const versionFileSchema = z.object({
+  layout: z.enum(['snapshot', 'delta']),
+  base_run: z.string().regex(RUN_ID_PATTERN),
+});
+
+function versionFileKey(
+  contract: { readonly source: string; readonly entity: string },
+  runId: string,
+): string {
+  return `${runPrefix(silverDataset(contract.source, contract.entity), runId)}version.json`;
+}
+
+/** The files of the Silver version written under `runId` (published or just merged). */
+export async function readSilverVersion(
+  store: ObjectStore,
+  contract: { readonly source: string; readonly entity: string },
+  runId: string,
+): Promise<SilverVersion> {
+  const dataset = silverDataset(contract.source, contract.entity);
+  const body = await store.getIfExists(versionFileKey(contract, runId));
+  const own = store.locationOf(runPrefix(dataset, runId));
+  if (!body) return { baseRun: runId, base: `${own}/data.parquet` };
+  let file: z.infer<typeof versionFileSchema>;
+  try {
+    file = versionFileSchema.parse(JSON.parse(new TextDecoder().decode(body)));
+  } catch (error) {
+    throw new SilverVersionError(dataset.label, runId, { cause: error });
+  }
+  return file.layout === 'delta'
+    ? {
+        baseRun: file.base_run,
+        base: `${store.locationOf(runPrefix(dataset, file.base_run))}/data.parquet`,
+        delta: `${own}/delta.parquet`,
+      }
+    : { baseRun: runId, base: `${own}/data.parquet` };
+}
+
+/** The served Silver version of an entity, or `undefined` before its first publication. */
+export async function readPublishedSilver(
+  store: ObjectStore,
+  contract: { readonly source: string; readonly entity: string },
+): Promise<SilverVersion | undefined> {
+  const pointer = await resolveLatest(store, silverDataset(contract.source, contract.entity));
+  return pointer ? readSilverVersion(store, contract, pointer.run_id) : undefined;
 }
 
 /** The relation of an entity that has no Silver version yet: its typed columns, no rows. */

@@ -20,7 +20,7 @@ import { runIdTime } from '../../src/lake/run-id.js';
 import { sql } from '../../src/sql/fragment.js';
 import { listCommittedBronzeRuns } from '../../src/transform/bronze-runs.js';
 import type { PipelineReport } from '../../src/transform/pipeline.js';
-import { silverRelation } from '../../src/transform/silver.js';
+import { readSilverVersion, silverRelation } from '../../src/transform/silver.js';
 
 /**
  * `goldgate demo` end to end, checked against the generator's own account of
@@ -166,7 +166,7 @@ describe('goldgate demo: a lake landed by the real puller and stream consumer', 
       const pointer = await resolveLatest(store, silverDataset(source, entity));
       if (!pointer) throw new Error(`silver ${source}.${entity} is not published`);
       const { rows } = await engine.query({
-        sql: sql`SELECT _key FROM ${silverRelation(store, pointer.path)} AS r`,
+        sql: sql`SELECT _key FROM ${silverRelation(await readSilverVersion(store, { source, entity }, pointer.run_id))} AS r`,
         label: 'test.silver_keys',
       });
       const keys = rows.map((r) => String(r._key)).sort();

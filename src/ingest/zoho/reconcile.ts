@@ -5,12 +5,11 @@ import type { QueryEngine } from '../../adapters/query-engine/port.js';
 import { describeError, GoldgateError, isGoldgateError } from '../../errors.js';
 import { readCheckpoint, writeCheckpoint } from '../../lake/checkpoint.js';
 import { LockHeldError } from '../../lake/errors.js';
-import { type BronzeRunRef, bronzeRunPrefix, silverDataset } from '../../lake/layout.js';
+import { type BronzeRunRef, bronzeRunPrefix } from '../../lake/layout.js';
 import { acquireLock } from '../../lake/lock.js';
-import { resolveLatest } from '../../lake/publish.js';
 import { newRunId, utcDate } from '../../lake/run-id.js';
 import { sql } from '../../sql/fragment.js';
-import { silverRelation } from '../../transform/silver.js';
+import { readPublishedSilver, silverRelation } from '../../transform/silver.js';
 import { writeBronzeRun } from '../bronze-writer.js';
 import type { ZohoBooksClient, ZohoLog } from './client.js';
 import { ZOHO_ENTITIES, type ZohoEntity } from './entities.js';
@@ -56,11 +55,11 @@ export type SilverKeySource = (entity: ZohoEntity) => Promise<Map<string, number
 /** Read the live keys of the latest published Silver snapshot of an entity through the query engine. */
 export function silverKeysFromEngine(store: ObjectStore, engine: QueryEngine): SilverKeySource {
   return async (entity) => {
-    const pointer = await resolveLatest(store, silverDataset(ZOHO_SOURCE, entity));
-    if (!pointer) return undefined;
+    const version = await readPublishedSilver(store, { source: ZOHO_SOURCE, entity });
+    if (!version) return undefined;
     const keys = new Map<string, number>();
     const cursor = await engine.stream({
-      sql: sql`SELECT _key, epoch_ms(_source_ts) AS source_ms FROM ${silverRelation(store, pointer.path)}`,
+      sql: sql`SELECT _key, epoch_ms(_source_ts) AS source_ms FROM ${silverRelation(version)}`,
       label: `zoho.reconcile.${entity}.silver_keys`,
     });
     for await (const rows of cursor) {

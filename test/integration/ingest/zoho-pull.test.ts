@@ -22,11 +22,11 @@ import { pullZoho, type ZohoPullOptions, zohoPullCheckpointSchema } from '../../
 import { reconcileZoho, silverKeysFromEngine } from '../../../src/ingest/zoho/reconcile.js';
 import { readCheckpoint } from '../../../src/lake/checkpoint.js';
 import { parseBronzeKey, silverDataset } from '../../../src/lake/layout.js';
-import { publishRun, resolveLatest } from '../../../src/lake/publish.js';
+import { publishRun } from '../../../src/lake/publish.js';
 import { newRunId, utcDate } from '../../../src/lake/run-id.js';
 import { listCommittedBronzeRuns } from '../../../src/transform/bronze-runs.js';
 import { ENTITIES } from '../../../src/transform/entities.js';
-import { mergeSilver } from '../../../src/transform/silver.js';
+import { mergeSilver, readPublishedSilver } from '../../../src/transform/silver.js';
 import { FaultInjector, FaultyObjectStore } from '../../support/faults.js';
 
 /**
@@ -358,7 +358,6 @@ async function mergeZohoSilver(
     );
     if (pending.length === 0) continue;
     const dataset = silverDataset(contract.source, contract.entity);
-    const latest = await resolveLatest(store, dataset);
     const runId = newRunId();
     const result = await mergeSilver({
       store,
@@ -366,7 +365,7 @@ async function mergeZohoSilver(
       contract,
       bronzeKeys: pending.flatMap((run) => run.parts),
       quarantineKeys: [],
-      previousPrefix: latest?.path,
+      previous: await readPublishedSilver(store, contract),
       runId,
       ingestDate: utcDate(new Date()),
     });

@@ -37,8 +37,8 @@ const LANDED = ENTITIES.filter((c) => DEMO_LANDED.has(`${c.source}/${c.entity}`)
 const CRASH_MODELS = GOLD_MODELS.filter((m) => m.mart.name === 'customer_360' || m.mart.name === 'invoices');
 
 import { GOLD_MODELS, type GoldModel } from '../../../src/transform/gold/index.js';
-import { runPipeline } from '../../../src/transform/pipeline.js';
-import { silverRelation } from '../../../src/transform/silver.js';
+import { embeddedHome, runPipeline } from '../../../src/transform/pipeline.js';
+import { readSilverVersion, silverRelation } from '../../../src/transform/silver.js';
 import {
   FaultInjector,
   FaultyObjectStore,
@@ -46,6 +46,20 @@ import {
   SimulatedCrash,
   withFaults,
 } from '../../support/faults.js';
+
+/**
+ * Every run here merges Silver as a delta over the previous snapshot (never
+ * compacted), so the second run's crash points fall inside the delta path;
+ * the first run writes full snapshots.
+ */
+function pipeline(options: Parameters<typeof runPipeline>[0]): ReturnType<typeof runPipeline> {
+  const home = embeddedHome({
+    store: options.store,
+    engine: options.engine,
+    compactAt: Number.POSITIVE_INFINITY,
+  });
+  return runPipeline({ ...options, home });
+}
 
 const text = (body: Uint8Array | undefined): string | undefined =>
   body === undefined ? undefined : Buffer.from(body).toString('utf8');
@@ -270,7 +284,7 @@ const normalize = (description: string): string => description.replace(RUN_ID_TO
 
 /** What readers see in a lake, verified complete on the way. */
 interface LakeView {
-  readonly silver: Record<string, { runId: string; liveRows: number; rows: string[] }>;
+  readonly silver: Record<string, { runId: string; liveRows: number; rows: string[]; delta: boolean }>;
   readonly goldRunId: string;
   readonly goldRows: string[];
 }
@@ -300,7 +314,7 @@ async function sortedRows(engine: QueryEngine, relation: SqlFragment): Promise<s
  * data files readable by DuckDB, row counts as recorded, more than zero rows.
  */
 async function inspect(store: ObjectStore, engine: QueryEngine): Promise<LakeView> {
-  const silver: Record<string, { runId: string; liveRows: number; rows: string[] }> = {};
+  const silver: Record<string, { runId: string; liveRows: number; rows: string[]; delta: boolean }> = {};
   for (const contract of LANDED) {
     const name = `${contract.source}.${contract.entity}`;
     const ds = silverDataset(contract.source, contract.entity);
@@ -310,11 +324,17 @@ async function inspect(store: ObjectStore, engine: QueryEngine): Promise<LakeVie
     const manifest = await readRunManifest(store, ds, pointer.run_id);
     expect(manifest, `silver ${name} serves run ${pointer.run_id}, which has no _SUCCESS`).toBeDefined();
     expect(manifest?.row_count, name).toBe(pointer.row_count);
-    const relation = silverRelation(store, pointer.path);
+    const version = await readSilverVersion(store, contract, pointer.run_id);
+    const relation = silverRelation(version);
     const liveRows = await count(engine, relation);
     expect(liveRows, `silver ${name} live rows`).toBe(pointer.row_count);
     expect(liveRows, `silver ${name} live rows`).toBeGreaterThan(0);
-    silver[name] = { runId: pointer.run_id, liveRows, rows: await sortedRows(engine, relation) };
+    silver[name] = {
+      runId: pointer.run_id,
+      liveRows,
+      rows: await sortedRows(engine, relation),
+      delta: version.delta !== undefined,
+    };
   }
   const pointer = await resolveLatest(store, GOLD_DS);
   if (!pointer) throw new Error('gold: nothing served');
@@ -377,7 +397,7 @@ describe('runPipeline: a crash before every step', () => {
       await sources.pull(FIRST_LANDING);
       const engine = await DuckDbQueryEngine.create({ store });
       try {
-        const first = await runPipeline({
+        const first = await pipeline({
           store,
           engine,
           now: () => T1,
@@ -404,7 +424,7 @@ describe('runPipeline: a crash before every step', () => {
       try {
         const faults = FaultInjector.recorder();
         const wrapped = withFaults(refStore, refEngine, faults);
-        const report = await runPipeline({
+        const report = await pipeline({
           ...wrapped,
           now: () => T2,
           lockTtlMs: LOCK_TTL_MS,
@@ -434,6 +454,8 @@ describe('runPipeline: a crash before every step', () => {
       const name = `${contract.source}.${contract.entity}`;
       expect(post.silver[name]?.runId, name).not.toBe(pre.silver[name]?.runId);
       expect(post.silver[name]?.rows, name).not.toEqual(pre.silver[name]?.rows);
+      expect(pre.silver[name]?.delta, `${name} first version`).toBe(false);
+      expect(post.silver[name]?.delta, `${name} second version`).toBe(true);
     }
     expect(post.goldRunId).not.toBe(pre.goldRunId);
     expect(post.goldRows).not.toEqual(pre.goldRows);
@@ -483,7 +505,7 @@ describe('runPipeline: a crash before every step', () => {
       // 1. The crashed run.
       const faults = FaultInjector.crashingAt(k);
       const error = await failure(
-        runPipeline({
+        pipeline({
           ...withFaults(store, engine, faults),
           now: () => T2,
           lockTtlMs: LOCK_TTL_MS,
@@ -528,7 +550,7 @@ describe('runPipeline: a crash before every step', () => {
       // 3. The crashed run's lease was never released: it blocks until it expires, then a rerun completes.
       if (done('createIfAbsent _locks/pipeline/lease-0000000002.json')) {
         const blocked = await failure(
-          runPipeline({
+          pipeline({
             store,
             engine,
             now: () => T_STILL_LOCKED,
@@ -538,7 +560,7 @@ describe('runPipeline: a crash before every step', () => {
         );
         expect(blocked).toMatchObject({ code: 'LOCK_HELD' });
       }
-      const rerun = await runPipeline({
+      const rerun = await pipeline({
         store,
         engine,
         now: () => T_RERUN,

@@ -26,6 +26,7 @@ import { TransformError } from '../../../src/transform/errors.js';
 import { GOLD_MODELS } from '../../../src/transform/gold/index.js';
 import { type PipelineReport, runPipeline } from '../../../src/transform/pipeline.js';
 import { actOnCondemned, summariseQuarantine } from '../../../src/transform/quarantine.js';
+import { readSilverVersion, silverRelation } from '../../../src/transform/silver.js';
 import { readSilverState } from '../../../src/transform/state.js';
 import { firstBatch, landBatch, secondBatch } from '../../support/athena-local/company.js';
 import { LocalAthena } from '../../support/athena-local/server.js';
@@ -207,7 +208,7 @@ describe('the pipeline on Athena (local endpoint over HTTP) against the embedded
         sql: sql`SELECT ${columns} FROM ${table} WHERE NOT "_deleted" ORDER BY "_key"`,
       });
       const embeddedRows = await duck.query({
-        sql: sql`SELECT ${columns} FROM read_parquet(${`${embedded.locationOf(pa?.path ?? '')}/data.parquet`}) WHERE NOT _deleted ORDER BY _key`,
+        sql: sql`SELECT ${columns} FROM ${silverRelation(await readSilverVersion(embedded, contract, pa?.run_id ?? ''))} AS v ORDER BY _key`,
       });
       // JSON columns: the same document, written by two engines.
       const normal = (rows: Row[]) =>

@@ -13,7 +13,7 @@ import {
   readQuarantineRows,
   summariseQuarantine,
 } from '../../../src/transform/quarantine.js';
-import { mergeSilver } from '../../../src/transform/silver.js';
+import { mergeSilver, readPublishedSilver } from '../../../src/transform/silver.js';
 import { readSilverState } from '../../../src/transform/state.js';
 import { contact, invoice, landEvents } from '../../support/builders/bronze.js';
 
@@ -132,14 +132,14 @@ describe('quarantine lifecycle', () => {
         f.name === 'status' && f.values ? { ...f, values: [...f.values, 'refunded'] } : f,
       ),
     };
-    const latest = await resolveLatest(store, silverDataset('zoho_books', 'invoices'));
+    const previous = await readPublishedSilver(store, zohoInvoices);
     const result = await mergeSilver({
       store,
       engine,
       contract: widened,
       bronzeKeys: [],
       quarantineKeys: state.quarantine.released.slice(0, 1),
-      previousPrefix: latest?.path,
+      previous,
       runId: '20261121T070000Z-beef',
       ingestDate: '2026-11-21',
     });

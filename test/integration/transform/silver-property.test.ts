@@ -7,10 +7,14 @@ import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
 import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
 import { writeBronzeRun } from '../../../src/ingest/bronze-writer.js';
 import type { BronzeEvent } from '../../../src/ingest/envelope.js';
-import { runPrefix, silverDataset } from '../../../src/lake/layout.js';
 import { sql } from '../../../src/sql/fragment.js';
 import { dynamoAccounts } from '../../../src/transform/entities.js';
-import { mergeSilver } from '../../../src/transform/silver.js';
+import {
+  mergeSilver,
+  readSilverVersion,
+  type SilverVersion,
+  silverRelation,
+} from '../../../src/transform/silver.js';
 
 /** One change at the source: a version of an account, a delete, or a TTL expiry. */
 interface Change {
@@ -23,7 +27,7 @@ interface Change {
 }
 
 const change = fc.record({
-  key: fc.constantFrom('a1', 'a2', 'a3', 'a4', 'a5'),
+  key: fc.constantFrom('a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8', 'a9'),
   op: fc.constantFrom<'I' | 'U' | 'D'>('I', 'U', 'U', 'D'),
   // Few distinct timestamps on purpose: ties must be broken by seq.
   ts: fc.integer({ min: 0, max: 6 }),
@@ -34,13 +38,15 @@ const change = fc.record({
 
 /** A history, then how it reaches Bronze: duplicated, shuffled, cut into runs, merged in batches. */
 const scenario = fc
-  .uniqueArray(change, { minLength: 1, maxLength: 25, selector: (c) => c.seq })
+  .uniqueArray(change, { minLength: 1, maxLength: 30, selector: (c) => c.seq })
   .chain((changes) =>
     fc.record({
       changes: fc.constant(changes),
       delivered: fc.shuffledSubarray([...changes, ...changes], { minLength: changes.length * 2 }),
-      runs: fc.integer({ min: 1, max: 4 }),
-      merges: fc.integer({ min: 1, max: 3 }),
+      runs: fc.integer({ min: 1, max: 6 }),
+      merges: fc.integer({ min: 1, max: 6 }),
+      // Never compact (a delta over a delta), always (every version a full snapshot), or by size.
+      compactAt: fc.constantFrom(Number.POSITIVE_INFINITY, 0, 0.5),
     }),
   );
 
@@ -99,7 +105,7 @@ describe('Silver equals the latest surviving version of each key (property)', ()
 
   it('for shuffled, duplicated, late, deleted and TTL-expired histories merged incrementally', async () => {
     await fc.assert(
-      fc.asyncProperty(scenario, async ({ changes, delivered, runs, merges }) => {
+      fc.asyncProperty(scenario, async ({ changes, delivered, runs, merges, compactAt }) => {
         scenarioNo += 1;
         const store = new LocalObjectStore(join(root, `s${scenarioNo}`));
         // Land the delivered stream as `runs` Bronze runs, in delivery order.
@@ -114,27 +120,34 @@ describe('Silver equals the latest surviving version of each key (property)', ()
             manifest.parts.map((p) => `bronze/dynamodb/accounts/ingest_date=2026-11-21/run_id=${runId}/${p}`),
           );
         }
-        // Merge them in `merges` incremental batches, each on top of the previous snapshot.
+        // Merge them in `merges` incremental batches, each on top of the previous version.
         const batch = Math.ceil(bronzeParts.length / merges);
-        let previous: string | undefined;
+        let previous: SilverVersion | undefined;
         for (let m = 0; m * batch < bronzeParts.length; m++) {
           const runId = `20261121T0100${String(m).padStart(2, '0')}Z-m${String(m).padStart(3, '0')}`;
-          await mergeSilver({
+          const result = await mergeSilver({
             store,
             engine,
             contract: dynamoAccounts,
             bronzeKeys: bronzeParts.slice(m * batch, (m + 1) * batch).flat(),
             quarantineKeys: [],
-            previousPrefix: previous,
+            previous,
             runId,
             ingestDate: '2026-11-21',
+            compactAt,
           });
-          previous = runPrefix(silverDataset('dynamodb', 'accounts'), runId);
+          // The version is what its own folder says it is, as every reader finds it.
+          expect(await readSilverVersion(store, dynamoAccounts, runId)).toEqual(result.version);
+          if (previous && compactAt === Number.POSITIVE_INFINITY) expect(result.version.delta).toBeDefined();
+          if (compactAt === 0) expect(result.version.delta).toBeUndefined();
+          previous = result.version;
         }
-        const snapshot = `${store.locationOf(previous ?? '')}/data.parquet`;
+        if (!previous) throw new Error('no merge ran');
         const { rows } = await engine.query({
-          sql: sql`SELECT _key, plan FROM read_parquet(${snapshot}, hive_partitioning = false) WHERE NOT _deleted ORDER BY _key`,
+          sql: sql`SELECT _key, plan FROM ${silverRelation(previous)} AS v ORDER BY _key`,
         });
+        const live = Object.keys(expected(changes)).length;
+        expect(rows.length).toBe(live);
         const actual = Object.fromEntries(rows.map((r) => [String(r._key), String(r.plan)]));
         expect(actual).toEqual(expected(changes));
       }),

@@ -80,7 +80,7 @@ describe('Silver staging', () => {
       contract: zohoContacts,
       bronzeKeys: [key],
       quarantineKeys: [],
-      previousPrefix: undefined,
+      previous: undefined,
       runId: '20261121T000100Z-merg',
       ingestDate: '2026-11-21',
     });
@@ -106,7 +106,7 @@ describe('Silver staging', () => {
       contract: zohoContacts,
       bronzeKeys: [badFile, fineFile],
       quarantineKeys: [],
-      previousPrefix: undefined,
+      previous: undefined,
       runId: '20261121T000200Z-merg',
       ingestDate: '2026-11-21',
     });

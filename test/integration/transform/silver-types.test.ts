@@ -32,7 +32,7 @@ describe('Silver typing', () => {
       contract,
       bronzeKeys: runs.flatMap((r) => r.parts),
       quarantineKeys: [],
-      previousPrefix: undefined,
+      previous: undefined,
       runId,
       ingestDate: '2026-11-21',
     });
@@ -56,6 +56,32 @@ describe('Silver typing', () => {
     expect(rows[0]).toMatchObject({
       last_modified_time: '2024-01-05 04:30:00',
       created_time: '2024-01-01 07:00:00',
+    });
+  });
+
+  it('trims spaces (Unicode space separators too) and reads a blank value as missing', async () => {
+    const c = contact('9', '2024-01-05T04:30:00.000Z', { name: 'Alpha' });
+    const spaced = {
+      ...c,
+      payload: {
+        ...c.payload,
+        contact_name: '  Alpha  ',
+        company_name: '\u00a0Beta\u3000',
+        email: '   ',
+        // Only space separators are trimmed: a tab is part of the value.
+        phone: '\t+1 555\t',
+        currency_code: 'USD',
+      },
+    };
+    await landEvents(store, 'zoho_books', 'contacts', [spaced], new Date('2026-11-21T00:00:00Z'));
+    const { rows } = await merge(zohoContacts, '20261121T000000Z-cccc');
+    const row = rows.find((r) => r._key === '9');
+    expect(row).toMatchObject({
+      contact_name: 'Alpha',
+      company_name: 'Beta',
+      email: null,
+      phone: '\t+1 555\t',
+      currency_code: 'USD',
     });
   });
 
