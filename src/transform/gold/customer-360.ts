@@ -28,11 +28,16 @@ const band = (b: HealthBand): HealthBand => b;
  *   figure mrr_monthly holds for as_of's month;
  * - health: `health.ts`; lifecycle: `LIFECYCLE_RULES` in the catalog, in
  *   the same order as the CASE below.
+ *
+ * Usage events are first reduced to one row per (account, user), the only
+ * pass over the raw events; logins join that small relation, and the distinct
+ * user count per account runs over it rather than over every event.
  */
 export function customer360Query(inputs: Customer360Inputs, asOf: string, d: SqlDialect): SqlFragment {
   const columns = raw(customer360.columns.map((c) => ident(c.name)).join(', '));
   const day = sql`CAST(${asOf} AS DATE)`;
   const pastDue = daysPastDue('i', asOf);
+  const from30 = d.addDays(day, -29);
   return sql`WITH
   contacts AS (SELECT * FROM ${inputs.contacts} AS c WHERE coalesce(contact_type, 'customer') = 'customer'),
   customers AS (${customerDimension(inputs.contacts, inputs.accounts)}),
@@ -49,23 +54,30 @@ export function customer360Query(inputs: Customer360Inputs, asOf: string, d: Sql
   ),
   profiles AS (${recurringProfiles(inputs.recurringInvoices, d)}),
   subscriptions AS (${subscriptionAt(raw('profiles'), asOf)}),
-  activity AS (
-    SELECT e.account_id, e.user_id, e.occurred_at AS activity_at, 1 AS is_event
+  user_events AS (
+    SELECT e.account_id, e.user_id,
+      sum(CASE WHEN CAST(e.occurred_at AS DATE) >= ${from30} THEN 1 ELSE 0 END) AS events_30d,
+      sum(CASE WHEN CAST(e.occurred_at AS DATE) BETWEEN ${d.addDays(day, -59)} AND ${d.addDays(day, -30)}
+               THEN 1 ELSE 0 END) AS events_prev_30d,
+      max(e.occurred_at) AS activity_at
     FROM ${inputs.usageEvents} AS e
+    WHERE CAST(e.occurred_at AS DATE) <= ${day}
+    GROUP BY e.account_id, e.user_id
+  ),
+  user_activity AS (
+    SELECT account_id, user_id, events_30d, events_prev_30d, activity_at FROM user_events
     UNION ALL
-    SELECT u.account_id, u.user_id, u.last_login_at AS activity_at, 0 AS is_event
+    SELECT u.account_id, u.user_id, 0 AS events_30d, 0 AS events_prev_30d, u.last_login_at AS activity_at
     FROM ${inputs.users} AS u
-    WHERE u.last_login_at IS NOT NULL
+    WHERE CAST(u.last_login_at AS DATE) <= ${day}
   ),
   account_usage AS (
     SELECT a.account_id,
-      sum(CASE WHEN a.is_event = 1 AND a.activity_date >= ${d.addDays(day, -29)} THEN 1 ELSE 0 END) AS events_30d,
-      sum(CASE WHEN a.is_event = 1 AND a.activity_date BETWEEN ${d.addDays(day, -59)} AND ${d.addDays(day, -30)}
-               THEN 1 ELSE 0 END) AS events_prev_30d,
-      count(DISTINCT CASE WHEN a.activity_date >= ${d.addDays(day, -29)} THEN a.user_id END) AS active_users_30d,
+      sum(a.events_30d) AS events_30d,
+      sum(a.events_prev_30d) AS events_prev_30d,
+      count(DISTINCT CASE WHEN CAST(a.activity_at AS DATE) >= ${from30} THEN a.user_id END) AS active_users_30d,
       max(a.activity_at) AS last_activity_at
-    FROM (SELECT x.*, CAST(x.activity_at AS DATE) AS activity_date FROM activity AS x) AS a
-    WHERE a.activity_date <= ${day}
+    FROM user_activity AS a
     GROUP BY a.account_id
   ),
   facts AS (
