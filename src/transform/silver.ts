@@ -234,16 +234,48 @@ function stagedRows(contract: EntityContract, staging: SqlFragment): SqlFragment
     FROM ${staging} WHERE NOT _skipped AND _violation IS NULL`;
 }
 
-/** The statement writing a first full snapshot: one dedup of the staged rows. */
+/**
+ * The statement writing a first full snapshot: one dedup of the staged rows.
+ * Either way is exact; they differ in cost. With few duplicate keys (an
+ * append-mostly entity such as usage events) only the rows of duplicated keys
+ * are sorted and the rest pass through. Otherwise the window runs over the
+ * ordering columns and the staging table's `rowid` alone, and the survivors'
+ * full rows are fetched once, instead of sorting every column of every row.
+ */
 export function silverMergeStatement(input: {
   readonly contract: EntityContract;
   readonly staging: SqlFragment;
   readonly output: string;
+  /** From an estimate of distinct keys: most staged keys occur once. */
+  readonly fewDuplicates: boolean;
 }): SqlFragment {
-  return sql`COPY (
-  SELECT ${columnsOf(input.contract)} FROM (${stagedRows(input.contract, input.staging)}) AS c
-  QUALIFY row_number() OVER (PARTITION BY _key ${LATEST_FIRST}) = 1
-) TO ${input.output} (FORMAT parquet)`;
+  const { contract, staging } = input;
+  const columns = columnsOf(contract);
+  const query = input.fewDuplicates
+    ? sql`WITH staged AS (${stagedRows(contract, staging)}),
+  duplicated AS (SELECT _key FROM staged GROUP BY _key HAVING count(*) > 1)
+  SELECT ${columns} FROM staged AS s ANTI JOIN duplicated AS d ON d._key = s._key
+  UNION ALL
+  SELECT ${columns} FROM (SELECT s.* FROM staged AS s SEMI JOIN duplicated AS d ON d._key = s._key) AS c
+  QUALIFY row_number() OVER (PARTITION BY _key ${LATEST_FIRST}) = 1`
+    : sql`WITH survivors AS (
+    SELECT rowid AS _row FROM ${staging} WHERE NOT _skipped AND _violation IS NULL
+    QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source_ts DESC, _seq DESC, _op = 'D' DESC, _run_id DESC) = 1
+  )
+  SELECT ${columns} FROM (${stagedRowsWithRowid(contract, staging)}) AS s SEMI JOIN survivors AS k ON k._row = s._row`;
+  return sql`COPY (${query}) TO ${input.output} (FORMAT parquet)`;
+}
+
+/** `stagedRows` with the staging table's `rowid` as `_row`. */
+function stagedRowsWithRowid(contract: EntityContract, staging: SqlFragment): SqlFragment {
+  return sql`SELECT rowid AS _row, _key, ${raw(fieldList(contract))}, _source_ts, _seq, _run_id, _ingested_at, _op = 'D' AS _deleted
+    FROM ${staging} WHERE NOT _skipped AND _violation IS NULL`;
+}
+
+/** Staged rows that change Silver, and an estimate of their distinct keys (cheap: a sketch, not a hash table). */
+function stagedKeysEstimateQuery(staging: SqlFragment): SqlFragment {
+  return sql`SELECT count(*) AS n, approx_count_distinct(_key) AS keys
+    FROM ${staging} WHERE NOT _skipped AND _violation IS NULL`;
 }
 
 /**
@@ -324,7 +356,7 @@ export function quarantineStatement(input: {
  * side only, so keys are unique when the written file's keys are; every key
  * with a valid new event lands in the written file.
  */
-function reconcileQuery(staging: SqlFragment, version: SilverVersion): SqlFragment {
+export function reconcileQuery(staging: SqlFragment, version: SilverVersion): SqlFragment {
   const max = MAX_QUARANTINE_ATTEMPTS;
   const written = readParquet(version.delta ?? version.base);
   return sql`WITH staged AS (
@@ -341,9 +373,10 @@ function reconcileQuery(staging: SqlFragment, version: SilverVersion): SqlFragme
   ),
   unique_keys AS (SELECT count(*) - count(DISTINCT _key) AS duplicate_keys FROM ${written}),
   missing AS (
-    SELECT count(*) AS keys_missing FROM (
-      SELECT DISTINCT _key FROM ${staging} WHERE NOT _skipped AND _violation IS NULL
-    ) AS k ANTI JOIN (SELECT _key FROM ${written}) AS o ON o._key = k._key
+    -- Distinct after the anti join: it is empty when the check passes, so no hash table of every staged key.
+    SELECT count(DISTINCT k._key) AS keys_missing
+    FROM (SELECT _key FROM ${staging} WHERE NOT _skipped AND _violation IS NULL) AS k
+    ANTI JOIN (SELECT _key FROM ${written}) AS o ON o._key = k._key
   )
   SELECT * FROM staged, snapshot, unique_keys, missing`;
 }
@@ -459,7 +492,21 @@ export async function mergeSilver(input: {
     let version = full;
     const previous = input.previous;
     if (!previous) {
-      await engine.execute({ sql: silverMergeStatement({ contract, staging, output: full.base }), label });
+      const estimate = await engine.query({
+        sql: stagedKeysEstimateQuery(staging),
+        label: `${label}.estimate`,
+      });
+      const rows = Number(estimate.rows[0]?.n ?? 0);
+      const keys = Number(estimate.rows[0]?.keys ?? 0);
+      await engine.execute({
+        sql: silverMergeStatement({
+          contract,
+          staging,
+          output: full.base,
+          fewDuplicates: keys >= 0.9 * rows,
+        }),
+        label,
+      });
     } else {
       const found = await engine.query({
         sql: baseKeysQuery(contract, staging, previous.base),

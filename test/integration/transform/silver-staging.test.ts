@@ -5,10 +5,16 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
 import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
-import { sql } from '../../../src/sql/fragment.js';
+import { raw, sql } from '../../../src/sql/fragment.js';
 import { type EntityContract, zohoContacts } from '../../../src/transform/entities.js';
 import { readQuarantineRows } from '../../../src/transform/quarantine.js';
-import { mergeSilver } from '../../../src/transform/silver.js';
+import {
+  mergeSilver,
+  reconciled,
+  reconcileQuery,
+  silverMergeStatement,
+  stagingStatement,
+} from '../../../src/transform/silver.js';
 
 /**
  * The staging of a merge: payloads that break the contract in unusual ways
@@ -120,5 +126,91 @@ describe('Silver staging', () => {
       sql: sql`SELECT count(*) AS n FROM duckdb_tables() WHERE table_name LIKE '\\_staging\\_%' ESCAPE '\\'`,
     });
     expect(Number(tables[0]?.n)).toBe(0);
+  });
+  it('keeps the same latest row per key whichever way the first snapshot is deduplicated', async () => {
+    const at = (minute: number): string => `2026-01-01T00:${String(minute).padStart(2, '0')}:00.000Z`;
+    const named = (key: string, minute: number, name: string, op = 'U'): Record<string, unknown> =>
+      contactEvent(key, {
+        op,
+        source_ts: at(minute),
+        payload: { contact_id: key, contact_name: name, last_modified_time: '2026-01-01T00:00:00Z' },
+      });
+    const tie = named('c', 5, 'tie-low');
+    const lines = [
+      named('a', 1, 'a-old'),
+      named('a', 3, 'a-new'),
+      named('a', 2, 'a-mid'),
+      named('b', 1, 'b-only'),
+      tie,
+      // Same source_ts: the higher seq wins.
+      { ...named('c', 5, 'tie-high'), seq: `${String(tie.seq)}9` },
+      named('d', 1, 'd-live'),
+      named('d', 2, 'd-gone', 'D'),
+    ].map((e) => JSON.stringify(e));
+    const file = await bronzeFile(zohoContacts, '20261121T000000Z-dedu', lines);
+    const staging = raw('_test_dedup_staging');
+    await engine.execute({
+      sql: stagingStatement(
+        zohoContacts,
+        { bronzeFiles: [store.locationOf(file)], quarantineFiles: [] },
+        'R',
+        staging,
+      ),
+    });
+    try {
+      const outputs: unknown[] = [];
+      for (const fewDuplicates of [true, false]) {
+        const output = join(dir, `dedup-${fewDuplicates}.parquet`);
+        await engine.execute({
+          sql: silverMergeStatement({ contract: zohoContacts, staging, output, fewDuplicates }),
+        });
+        const { rows } = await engine.query({
+          sql: sql`SELECT _key, contact_name, _deleted FROM read_parquet(${output}) ORDER BY _key`,
+        });
+        outputs.push(rows);
+        expect(rows, `fewDuplicates ${fewDuplicates}`).toEqual([
+          { _key: 'a', contact_name: 'a-new', _deleted: false },
+          { _key: 'b', contact_name: 'b-only', _deleted: false },
+          { _key: 'c', contact_name: 'tie-high', _deleted: false },
+          { _key: 'd', contact_name: 'd-gone', _deleted: true },
+        ]);
+      }
+      expect(outputs[0]).toEqual(outputs[1]);
+    } finally {
+      await engine.execute({ sql: sql`DROP TABLE IF EXISTS ${staging}` });
+    }
+  });
+  it('blocks a version whose written file repeats a key or lacks a staged key, snapshot or delta', async () => {
+    const lines = ['a', 'b'].map((key) => JSON.stringify(contactEvent(key)));
+    const file = await bronzeFile(zohoContacts, '20261121T000000Z-chek', lines);
+    const staging = raw('_test_check_staging');
+    await engine.execute({
+      sql: stagingStatement(
+        zohoContacts,
+        { bronzeFiles: [store.locationOf(file)], quarantineFiles: [] },
+        'R',
+        staging,
+      ),
+    });
+    // A broken write: key a twice, key b never.
+    const broken = join(dir, 'broken.parquet');
+    const good = join(dir, 'good.parquet');
+    const rows = (keys: string) => sql`SELECT _key, FALSE AS _deleted FROM (VALUES ${raw(keys)}) AS t(_key)`;
+    await engine.execute({ sql: sql`COPY (${rows("('a'), ('a')")}) TO ${broken} (FORMAT parquet)` });
+    await engine.execute({ sql: sql`COPY (${rows("('a'), ('b'), ('z')")}) TO ${good} (FORMAT parquet)` });
+    try {
+      const checks = async (version: Parameters<typeof reconcileQuery>[1]) => {
+        const { rows: r } = await engine.query({ sql: reconcileQuery(staging, version) });
+        return Object.fromEntries(reconciled(r[0] ?? {}).checks.map((c) => [c.name, c.passed]));
+      };
+      const failing = { every_valid_event_key_reaches_silver: false, unique_key: false };
+      const passing = { every_valid_event_key_reaches_silver: true, unique_key: true };
+      expect(await checks({ baseRun: 'R', base: broken })).toEqual(failing);
+      expect(await checks({ baseRun: 'R', base: good, delta: broken })).toEqual(failing);
+      expect(await checks({ baseRun: 'R', base: good })).toEqual(passing);
+      expect(await checks({ baseRun: 'R', base: broken, delta: good })).toEqual(passing);
+    } finally {
+      await engine.execute({ sql: sql`DROP TABLE IF EXISTS ${staging}` });
+    }
   });
 });
