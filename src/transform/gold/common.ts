@@ -43,6 +43,13 @@ export function toBase(amount: SqlFragment, rate: SqlFragment): SqlFragment {
   return sql`CAST(round(${amount} * coalesce(${rate}, 1), 2) AS DECIMAL(18,2))`;
 }
 
+/** Base amounts and "open" of a Silver invoice row: the select list both invoice blocks below share. */
+function invoiceAmounts(d: SqlDialect): SqlFragment {
+  return sql`${toBase(raw('total'), raw('exchange_rate'))} AS total_base,
+      ${toBase(raw('balance'), raw('exchange_rate'))} AS balance_base,
+      (${d.inList(raw('status'), OPEN_INVOICE_STATUSES)} AND balance > 0) AS is_open`;
+}
+
 /**
  * Invoices that are revenue (not draft, not void) with amounts in base
  * currency: amount x the invoice's own exchange_rate, rounded to cents per
@@ -51,11 +58,23 @@ export function toBase(amount: SqlFragment, rate: SqlFragment): SqlFragment {
  */
 export function revenueInvoices(invoices: SqlFragment, d: SqlDialect): SqlFragment {
   return sql`SELECT i.*,
-      ${toBase(raw('total'), raw('exchange_rate'))} AS total_base,
-      ${toBase(raw('balance'), raw('exchange_rate'))} AS balance_base,
-      (${d.inList(raw('status'), OPEN_INVOICE_STATUSES)} AND balance > 0) AS is_open
+      ${invoiceAmounts(d)}
     FROM ${invoices} AS i
     WHERE NOT ${d.inList(raw('status'), NON_REVENUE_STATUSES)}`;
+}
+
+/**
+ * Every invoice with a status, revenue or not, in one pass over Silver: the
+ * columns of `revenueInvoices` plus `is_revenue`. Its rows with `is_revenue`
+ * are exactly `revenueInvoices`' (same amounts, same `is_open`); a draft or
+ * void invoice is never open, its status being none of the open ones.
+ */
+export function statusedInvoices(invoices: SqlFragment, d: SqlDialect): SqlFragment {
+  return sql`SELECT i.*,
+      ${invoiceAmounts(d)},
+      NOT ${d.inList(raw('status'), NON_REVENUE_STATUSES)} AS is_revenue
+    FROM ${invoices} AS i
+    WHERE status IS NOT NULL`;
 }
 
 /** `YYYY-MM` of a DATE: ISO text sorts like the date, so month ranges prune partitions. */

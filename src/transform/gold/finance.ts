@@ -7,8 +7,8 @@ import {
   customerDimension,
   daysPastDue,
   monthText,
-  NON_REVENUE_STATUSES,
   revenueInvoices,
+  statusedInvoices,
   toBase,
 } from './common.js';
 import { type GoldModel, input } from './model.js';
@@ -21,20 +21,15 @@ import { type GoldModel, input } from './model.js';
 
 /**
  * Every invoice, whatever its status, with `total_base`, `balance_base`,
- * `is_open` and `is_revenue`. Revenue invoices come from `revenueInvoices`
- * (the one definition of base amounts and of "open"); draft and void ones are
- * converted the same way and are never open.
+ * `is_open` and `is_revenue`: `statusedInvoices`, whose revenue rows are
+ * `revenueInvoices`' (the one definition of base amounts and of "open"). One
+ * pass over Silver, not one per kind of invoice.
  */
 export function invoiceDocuments(silverInvoices: SqlFragment, d: SqlDialect): SqlFragment {
   const columns =
     'invoice_id, invoice_number, customer_id, status, invoice_date, due_date, currency_code, total, balance';
-  return sql`SELECT ${raw(columns)}, total_base, balance_base, is_open, TRUE AS is_revenue
-    FROM (${revenueInvoices(silverInvoices, d)}) AS r
-    UNION ALL
-    SELECT ${raw(columns)}, ${toBase(raw('total'), raw('exchange_rate'))} AS total_base,
-      ${toBase(raw('balance'), raw('exchange_rate'))} AS balance_base, FALSE AS is_open, FALSE AS is_revenue
-    FROM ${silverInvoices} AS n
-    WHERE ${d.inList(raw('status'), NON_REVENUE_STATUSES)}`;
+  return sql`SELECT ${raw(columns)}, total_base, balance_base, is_open, is_revenue
+    FROM (${statusedInvoices(silverInvoices, d)}) AS r`;
 }
 
 function columnList(mart: MartDef): SqlFragment {
