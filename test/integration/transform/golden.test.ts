@@ -9,6 +9,7 @@ import type { Row } from '../../../src/adapters/query-engine/port.js';
 import { goldDataset, silverDataset } from '../../../src/lake/layout.js';
 import { readRunManifest, resolveLatest } from '../../../src/lake/publish.js';
 import { sql } from '../../../src/sql/fragment.js';
+import { GOLD_MODELS } from '../../../src/transform/gold/index.js';
 import { runPipeline } from '../../../src/transform/pipeline.js';
 import { account, contact, invoice, landEvents, removed } from '../../support/builders/bronze.js';
 import { recurringProfile } from '../../support/builders/revenue.js';
@@ -406,5 +407,116 @@ describe('pipeline golden dataset', () => {
     expect(report.steps.find((s) => s.step === 'silver.zoho_books.contacts')?.status).toBe('published');
     // The replayed Gamma is older than its delete: it must stay deleted.
     expect(await goldRows()).toEqual(before);
+  });
+});
+
+/**
+ * customer_360's usage columns for one account, by hand. as_of 2026-11-21: the 30 days are
+ * 10-23..11-21, the 30 before them 09-23..10-22; activity dated after as_of counts nowhere.
+ *   w1 events 11-01, 11-21 05:00 (30 d) and 10-22 (previous 30 d); last login 09-01 -> active
+ *   w2 events 10-01, 10-05 (previous 30 d); last login 11-05                        -> active by its login alone
+ *   w3 event 09-22 (in neither window); last login 11-22, after as_of                -> not active
+ *   w4 event 11-22, after as_of; no login                                           -> not active
+ *   events with no user on 11-10 (30 d) and 09-23 (previous 30 d): events, but nobody's activity
+ * events_30d 3, events_prev_30d 4, active_users_30d 2; last_activity_at 11-21 05:00 (w1's latest
+ * event: w3's login and w4's event are after as_of). events_prev_30d is no column: it shows in the
+ * health score (health.ts): usage 30 x 3/4 = 22.5, adoption 25 x 2/10 seats = 5, nothing overdue
+ * 15 + 15, tenure 315 days 15 x 315/365 = 12.945 -> 70.445 -> 70.
+ */
+describe('customer_360 usage columns', () => {
+  const C9 = '900000000000000009';
+  let dir: string;
+  let store: LocalObjectStore;
+  let engine: DuckDbQueryEngine;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'goldgate-golden-usage-'));
+    store = new LocalObjectStore(dir);
+    engine = await DuckDbQueryEngine.create({ store });
+    const day = new Date('2026-11-20T12:00:00Z');
+    await landEvents(store, 'zoho_books', 'contacts', [contact(C9, T('01-05'), { name: 'Nine' })], day);
+    await landEvents(
+      store,
+      'dynamodb',
+      'accounts',
+      [
+        account('acc_9', T('01-10'), {
+          contact: C9,
+          region: 'EU',
+          plan: 'growth',
+          signupAt: T('01-10'),
+          seats: 10,
+        }),
+      ],
+      day,
+    );
+    await landEvents(
+      store,
+      'dynamodb',
+      'users',
+      [
+        productUser('w1', { account: 'acc_9', createdAt: T('01-10'), lastLoginAt: T('09-01') }),
+        productUser('w2', { account: 'acc_9', createdAt: T('01-10'), lastLoginAt: T('11-05') }),
+        productUser('w3', { account: 'acc_9', createdAt: T('01-10'), lastLoginAt: T('11-22') }),
+        productUser('w4', { account: 'acc_9', createdAt: T('01-10') }),
+      ],
+      day,
+    );
+    const event = (id: string, user: string | undefined, at: string) =>
+      usageEvent(id, { account: 'acc_9', ...(user ? { user } : {}), at, type: 'report.viewed' });
+    await landEvents(
+      store,
+      'dynamodb',
+      'usage_events',
+      [
+        event('x1', 'w1', T('11-01')),
+        event('x2', 'w1', T('11-21', '05:00:00')),
+        event('x3', 'w1', T('10-22')),
+        event('x4', 'w2', T('10-01')),
+        event('x8', 'w2', T('10-05')),
+        event('x9', undefined, T('09-23')),
+        event('x5', 'w3', T('09-22')),
+        event('x6', 'w4', T('11-22')),
+        event('x7', undefined, T('11-10')),
+      ],
+      day,
+    );
+    const report = await runPipeline({
+      store,
+      engine,
+      now: () => new Date('2026-11-21T06:00:00.000Z'),
+      models: GOLD_MODELS.filter((m) => m.mart.name === 'customer_360'),
+    });
+    expect(report.status).toBe('succeeded');
+  });
+
+  afterAll(async () => {
+    await engine.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('counts events per window, active users by event or login, and the last activity up to as_of', async () => {
+    const pointer = await resolveLatest(store, goldDataset('customer_360', 1));
+    if (!pointer) throw new Error('customer_360 not published');
+    const relation = engine.martRelation({
+      mart: 'customer_360',
+      schemaVersion: 1,
+      runId: pointer.run_id,
+      prefix: pointer.path,
+    });
+    const { rows } = await engine.query({
+      sql: sql`SELECT customer_id, account_id, events_30d, active_users_30d, health_score,
+        strftime(last_activity_at, '%Y-%m-%d %H:%M:%S') AS last_activity_at FROM ${relation} AS m`,
+    });
+    expect(rows).toEqual([
+      {
+        customer_id: C9,
+        account_id: 'acc_9',
+        events_30d: 3,
+        active_users_30d: 2,
+        health_score: 70,
+        last_activity_at: '2026-11-21 05:00:00',
+      },
+    ]);
   });
 });
