@@ -228,9 +228,9 @@ function allRows(version: SilverVersion): SqlFragment {
     SELECT * FROM ${readParquet(version.delta)}`;
 }
 
-/** The staged events that change Silver, as Silver rows. */
-function stagedRows(contract: EntityContract, staging: SqlFragment): SqlFragment {
-  return sql`SELECT _key, ${raw(fieldList(contract))}, _source_ts, _seq, _run_id, _ingested_at, _op = 'D' AS _deleted
+/** The staged events that change Silver, as Silver rows (with the staging table's `rowid` as `_row` on request). */
+function stagedRows(contract: EntityContract, staging: SqlFragment, withRow = false): SqlFragment {
+  return sql`SELECT ${raw(withRow ? 'rowid AS _row, ' : '')}_key, ${raw(fieldList(contract))}, _source_ts, _seq, _run_id, _ingested_at, _op = 'D' AS _deleted
     FROM ${staging} WHERE NOT _skipped AND _violation IS NULL`;
 }
 
@@ -258,18 +258,13 @@ export function silverMergeStatement(input: {
   UNION ALL
   SELECT ${columns} FROM (SELECT s.* FROM staged AS s SEMI JOIN duplicated AS d ON d._key = s._key) AS c
   QUALIFY row_number() OVER (PARTITION BY _key ${LATEST_FIRST}) = 1`
-    : sql`WITH survivors AS (
-    SELECT rowid AS _row FROM ${staging} WHERE NOT _skipped AND _violation IS NULL
-    QUALIFY row_number() OVER (PARTITION BY _key ORDER BY _source_ts DESC, _seq DESC, _op = 'D' DESC, _run_id DESC) = 1
+    : sql`WITH staged AS (${stagedRows(contract, staging, true)}),
+  survivors AS (
+    -- Only the ordering columns and _row reach the window: the others are pruned from this branch.
+    SELECT _row FROM staged QUALIFY row_number() OVER (PARTITION BY _key ${LATEST_FIRST}) = 1
   )
-  SELECT ${columns} FROM (${stagedRowsWithRowid(contract, staging)}) AS s SEMI JOIN survivors AS k ON k._row = s._row`;
+  SELECT ${columns} FROM staged AS s SEMI JOIN survivors AS k ON k._row = s._row`;
   return sql`COPY (${query}) TO ${input.output} (FORMAT parquet)`;
-}
-
-/** `stagedRows` with the staging table's `rowid` as `_row`. */
-function stagedRowsWithRowid(contract: EntityContract, staging: SqlFragment): SqlFragment {
-  return sql`SELECT rowid AS _row, _key, ${raw(fieldList(contract))}, _source_ts, _seq, _run_id, _ingested_at, _op = 'D' AS _deleted
-    FROM ${staging} WHERE NOT _skipped AND _violation IS NULL`;
 }
 
 /** Staged rows that change Silver, and an estimate of their distinct keys (cheap: a sketch, not a hash table). */

@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
 import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
-import { raw, sql } from '../../../src/sql/fragment.js';
+import { raw, type SqlFragment, sql } from '../../../src/sql/fragment.js';
 import { type EntityContract, zohoContacts } from '../../../src/transform/entities.js';
 import { readQuarantineRows } from '../../../src/transform/quarantine.js';
 import {
@@ -64,6 +64,14 @@ describe('Silver staging', () => {
     const key = `bronze/${contract.source}/${contract.entity}/ingest_date=2026-11-21/run_id=${name}/part-00000.jsonl.gz`;
     await store.put(key, gzipSync(`${lines.join('\n')}\n`));
     return key;
+  }
+
+  /** Parse one Bronze file into a staging table, as a merge does first. */
+  async function stage(file: string, table: string): Promise<SqlFragment> {
+    const staging = raw(table);
+    const sources = { bronzeFiles: [store.locationOf(file)], quarantineFiles: [] };
+    await engine.execute({ sql: stagingStatement(zohoContacts, sources, 'R', staging) });
+    return staging;
   }
 
   it('quarantines odd events with their original event instead of failing the merge', async () => {
@@ -148,15 +156,7 @@ describe('Silver staging', () => {
       named('d', 2, 'd-gone', 'D'),
     ].map((e) => JSON.stringify(e));
     const file = await bronzeFile(zohoContacts, '20261121T000000Z-dedu', lines);
-    const staging = raw('_test_dedup_staging');
-    await engine.execute({
-      sql: stagingStatement(
-        zohoContacts,
-        { bronzeFiles: [store.locationOf(file)], quarantineFiles: [] },
-        'R',
-        staging,
-      ),
-    });
+    const staging = await stage(file, '_test_dedup_staging');
     try {
       const outputs: unknown[] = [];
       for (const fewDuplicates of [true, false]) {
@@ -183,15 +183,7 @@ describe('Silver staging', () => {
   it('blocks a version whose written file repeats a key or lacks a staged key, snapshot or delta', async () => {
     const lines = ['a', 'b'].map((key) => JSON.stringify(contactEvent(key)));
     const file = await bronzeFile(zohoContacts, '20261121T000000Z-chek', lines);
-    const staging = raw('_test_check_staging');
-    await engine.execute({
-      sql: stagingStatement(
-        zohoContacts,
-        { bronzeFiles: [store.locationOf(file)], quarantineFiles: [] },
-        'R',
-        staging,
-      ),
-    });
+    const staging = await stage(file, '_test_check_staging');
     // A broken write: key a twice, key b never.
     const broken = join(dir, 'broken.parquet');
     const good = join(dir, 'good.parquet');
