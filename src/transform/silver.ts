@@ -210,6 +210,12 @@ export interface SilverVersion {
   readonly base: string;
   /** Location of this version's `delta.parquet`, when it is a delta over `base`. */
   readonly delta?: string;
+  /**
+   * Whether some key of the delta is also in the base. When none is (the
+   * delta only adds keys, as appends do), readers take both files whole
+   * instead of anti-joining every base row against the delta's keys.
+   */
+  readonly overlapsBase?: boolean;
 }
 
 /** A delta is compacted into a full snapshot once it holds this share of its base's rows. */
@@ -222,6 +228,9 @@ function columnsOf(contract: EntityContract): SqlFragment {
 /** Every row of a version, tombstones included: each key from the delta when it is there, else from the base. */
 function allRows(version: SilverVersion): SqlFragment {
   if (!version.delta) return sql`SELECT * FROM ${readParquet(version.base)}`;
+  if (version.overlapsBase === false) {
+    return sql`SELECT * FROM ${readParquet(version.base)} UNION ALL BY NAME SELECT * FROM ${readParquet(version.delta)}`;
+  }
   return sql`SELECT b.* FROM ${readParquet(version.base)} AS b
       ANTI JOIN (SELECT _key FROM ${readParquet(version.delta)}) AS d ON d._key = b._key
     UNION ALL BY NAME
@@ -507,12 +516,13 @@ export async function mergeSilver(input: {
         sql: baseKeysQuery(contract, staging, previous.base),
         label: `${label}.base_keys`,
       });
+      const baseHasKeys = Number(found.rows[0]?.n ?? 0) > 0;
       await engine.execute({
         sql: silverDeltaStatement({
           contract,
           staging,
           previous,
-          baseHasKeys: Number(found.rows[0]?.n ?? 0) > 0,
+          baseHasKeys,
           table: deltaTable,
         }),
         label,
@@ -537,7 +547,13 @@ export async function mergeSilver(input: {
           label,
         });
       } else {
-        version = { baseRun: previous.baseRun, base: previous.base, delta: `${location}/delta.parquet` };
+        version = {
+          baseRun: previous.baseRun,
+          base: previous.base,
+          delta: `${location}/delta.parquet`,
+          // The delta keeps the previous delta's keys: an overlap there stays one.
+          overlapsBase: baseHasKeys || (previous.delta !== undefined && previous.overlapsBase !== false),
+        };
         await engine.execute({
           sql: sql`COPY ${deltaTable} TO ${version.delta ?? ''} (FORMAT parquet)`,
           label,
@@ -546,7 +562,11 @@ export async function mergeSilver(input: {
     }
     await store.put(
       versionFileKey(contract, runId),
-      jsonBody({ layout: version.delta ? 'delta' : 'snapshot', base_run: version.baseRun }),
+      jsonBody({
+        layout: version.delta ? 'delta' : 'snapshot',
+        base_run: version.baseRun,
+        ...(version.delta ? { overlaps_base: version.overlapsBase !== false } : {}),
+      }),
     );
     return await reconcileAndQuarantine({
       store,
@@ -629,6 +649,8 @@ export function newestSourceTsQuery(version: SilverVersion): SqlFragment {
 const versionFileSchema = z.object({
   layout: z.enum(['snapshot', 'delta']),
   base_run: z.string().regex(RUN_ID_PATTERN),
+  /** Absent: assume an overlap (the safe reading). */
+  overlaps_base: z.boolean().default(true),
 });
 
 function versionFileKey(
@@ -659,6 +681,7 @@ export async function readSilverVersion(
         baseRun: file.base_run,
         base: `${store.locationOf(runPrefix(dataset, file.base_run))}/data.parquet`,
         delta: `${own}/delta.parquet`,
+        overlapsBase: file.overlaps_base,
       }
     : { baseRun: runId, base: `${own}/data.parquet` };
 }
