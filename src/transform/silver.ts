@@ -492,74 +492,16 @@ export async function mergeSilver(input: {
       sql: stagingStatement(contract, sources, runId, staging),
       label: `${label}.stage`,
     });
-    const full: SilverVersion = { baseRun: runId, base: `${location}/data.parquet` };
-    let version = full;
-    const previous = input.previous;
-    if (!previous) {
-      const estimate = await engine.query({
-        sql: stagedKeysEstimateQuery(staging),
-        label: `${label}.estimate`,
-      });
-      const rows = Number(estimate.rows[0]?.n ?? 0);
-      const keys = Number(estimate.rows[0]?.keys ?? 0);
-      await engine.execute({
-        sql: silverMergeStatement({
-          contract,
-          staging,
-          output: full.base,
-          fewDuplicates: keys >= 0.9 * rows,
-        }),
-        label,
-      });
-    } else {
-      const found = await engine.query({
-        sql: baseKeysQuery(contract, staging, previous.base),
-        label: `${label}.base_keys`,
-      });
-      const baseHasKeys = Number(found.rows[0]?.n ?? 0) > 0;
-      await engine.execute({
-        sql: silverDeltaStatement({
-          contract,
-          staging,
-          previous,
-          baseHasKeys,
+    const snapshot = { engine, contract, staging, label, runId, output: `${location}/data.parquet` };
+    const version = input.previous
+      ? await writeDelta({
+          ...snapshot,
+          previous: input.previous,
           table: deltaTable,
-        }),
-        label,
-      });
-      const sizes = await engine.query({
-        sql: sql`SELECT (SELECT count(*) FROM ${deltaTable}) AS delta_rows,
-          (SELECT count(*) FROM ${readParquet(previous.base)}) AS base_rows`,
-        label: `${label}.sizes`,
-      });
-      const deltaRows = Number(sizes.rows[0]?.delta_rows ?? 0);
-      const baseRows = Number(sizes.rows[0]?.base_rows ?? 0);
-      if (deltaRows >= (input.compactAt ?? DELTA_COMPACT_AT) * baseRows) {
-        // Compaction: base rows of keys without a delta row, plus the delta rows.
-        await engine.execute({
-          sql: sql`COPY (
-  SELECT ${columnsOf(contract)} FROM (
-    SELECT b.* FROM ${readParquet(previous.base)} AS b ANTI JOIN (SELECT _key FROM ${deltaTable}) AS d ON d._key = b._key
-    UNION ALL BY NAME
-    SELECT * FROM ${deltaTable}
-  ) AS v
-) TO ${full.base} (FORMAT parquet)`,
-          label,
-        });
-      } else {
-        version = {
-          baseRun: previous.baseRun,
-          base: previous.base,
           delta: `${location}/delta.parquet`,
-          // The delta keeps the previous delta's keys: an overlap there stays one.
-          overlapsBase: baseHasKeys || (previous.delta !== undefined && previous.overlapsBase !== false),
-        };
-        await engine.execute({
-          sql: sql`COPY ${deltaTable} TO ${version.delta ?? ''} (FORMAT parquet)`,
-          label,
-        });
-      }
-    }
+          compactAt: input.compactAt ?? DELTA_COMPACT_AT,
+        })
+      : await writeSnapshot(snapshot);
     await store.put(
       versionFileKey(contract, runId),
       jsonBody({
@@ -582,6 +524,87 @@ export async function mergeSilver(input: {
     await engine.execute({ sql: sql`DROP TABLE IF EXISTS ${staging}`, label: `${label}.stage` });
     await engine.execute({ sql: sql`DROP TABLE IF EXISTS ${deltaTable}`, label: `${label}.stage` });
   }
+}
+
+/** What writing one version needs: the staged events and where a full snapshot goes. */
+interface VersionWrite {
+  readonly engine: QueryEngine;
+  readonly contract: EntityContract;
+  readonly staging: SqlFragment;
+  readonly label: string;
+  readonly runId: string;
+  /** The run folder's `data.parquet`. */
+  readonly output: string;
+}
+
+/** A first version: the staged events deduplicated into a full snapshot. */
+async function writeSnapshot(w: VersionWrite): Promise<SilverVersion> {
+  const estimate = await w.engine.query({
+    sql: stagedKeysEstimateQuery(w.staging),
+    label: `${w.label}.estimate`,
+  });
+  const rows = Number(estimate.rows[0]?.n ?? 0);
+  const keys = Number(estimate.rows[0]?.keys ?? 0);
+  await w.engine.execute({
+    sql: silverMergeStatement({
+      contract: w.contract,
+      staging: w.staging,
+      output: w.output,
+      fewDuplicates: keys >= 0.9 * rows,
+    }),
+    label: w.label,
+  });
+  return { baseRun: w.runId, base: w.output };
+}
+
+/** A later version: the staged events merged into the previous delta, written as a delta or compacted. */
+async function writeDelta(
+  w: VersionWrite & {
+    readonly previous: SilverVersion;
+    /** The scratch table the next delta's rows are decided into. */
+    readonly table: SqlFragment;
+    /** The run folder's `delta.parquet`. */
+    readonly delta: string;
+    readonly compactAt: number;
+  },
+): Promise<SilverVersion> {
+  const { engine, contract, previous, table, label } = w;
+  const found = await engine.query({
+    sql: baseKeysQuery(contract, w.staging, previous.base),
+    label: `${label}.base_keys`,
+  });
+  const baseHasKeys = Number(found.rows[0]?.n ?? 0) > 0;
+  await engine.execute({
+    sql: silverDeltaStatement({ contract, staging: w.staging, previous, baseHasKeys, table }),
+    label,
+  });
+  const sizes = await engine.query({
+    sql: sql`SELECT (SELECT count(*) FROM ${table}) AS delta_rows,
+      (SELECT count(*) FROM ${readParquet(previous.base)}) AS base_rows`,
+    label: `${label}.sizes`,
+  });
+  if (Number(sizes.rows[0]?.delta_rows ?? 0) >= w.compactAt * Number(sizes.rows[0]?.base_rows ?? 0)) {
+    // Compaction: base rows of keys without a delta row, plus the delta rows.
+    await engine.execute({
+      sql: sql`COPY (
+  SELECT ${columnsOf(contract)} FROM (
+    SELECT b.* FROM ${readParquet(previous.base)} AS b ANTI JOIN (SELECT _key FROM ${table}) AS d ON d._key = b._key
+    UNION ALL BY NAME
+    SELECT * FROM ${table}
+  ) AS v
+) TO ${w.output} (FORMAT parquet)`,
+      label,
+    });
+    return { baseRun: w.runId, base: w.output };
+  }
+  await engine.execute({ sql: sql`COPY ${table} TO ${w.delta} (FORMAT parquet)`, label });
+  return {
+    baseRun: previous.baseRun,
+    base: previous.base,
+    delta: w.delta,
+    // The delta keeps the previous delta's keys: an overlap there stays one.
+    overlapsBase: baseHasKeys || (previous.delta !== undefined && previous.overlapsBase !== false),
+  };
 }
 
 async function reconcileAndQuarantine(input: {
