@@ -1,6 +1,6 @@
-import { link, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { LocalObjectStore } from '../src/adapters/object-store/local.js';
 import { DuckDbQueryEngine } from '../src/adapters/query-engine/duckdb.js';
 import type { QueryEngine } from '../src/adapters/query-engine/port.js';
@@ -8,6 +8,7 @@ import { logger } from '../src/runtime/logger.js';
 import { GOLD_MODELS } from '../src/transform/gold/index.js';
 import { type PipelineReport, runPipeline } from '../src/transform/pipeline.js';
 import { quantile, report } from './lib/report.js';
+import { linkTree } from './support/files.js';
 
 /**
  * The Gold step alone on the pipeline bench's lake (10M Bronze events by
@@ -38,17 +39,6 @@ async function bronzeCache(events: number): Promise<string> {
       `no Bronze cache for ${events} events: run \`npm run bench -- pipeline ${events}\` first`,
     );
   return best.dir;
-}
-
-/** Hard-link every file under `from` into the same place under `to` (Bronze is immutable, so sharing is safe). */
-async function linkTree(from: string, to: string): Promise<void> {
-  for (const entry of await readdir(from, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const source = join(entry.parentPath, entry.name);
-    const target = join(to, relative(from, source));
-    await mkdir(dirname(target), { recursive: true });
-    await link(source, target);
-  }
 }
 
 /** Adds each statement's time to `build` or `checks` by its label (`gold.<mart>.build`, `checks.<mart>`). */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { link, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { LocalObjectStore } from '../src/adapters/object-store/local.js';
 import { DuckDbQueryEngine } from '../src/adapters/query-engine/duckdb.js';
 import type { QueryEngine } from '../src/adapters/query-engine/port.js';
@@ -11,6 +11,7 @@ import { logger } from '../src/runtime/logger.js';
 import { sql } from '../src/sql/fragment.js';
 import { runPipeline } from '../src/transform/pipeline.js';
 import { report } from './lib/report.js';
+import { linkTree } from './support/files.js';
 
 /**
  * 10M Bronze events through the whole pipeline on the embedded engine.
@@ -150,17 +151,6 @@ function timed(engine: DuckDbQueryEngine, totals: Map<string, number>): QueryEng
       }
     },
   };
-}
-
-/** Hard-link every file under `from` into the same place under `to` (Bronze is immutable, so sharing is safe). */
-async function linkTree(from: string, to: string): Promise<void> {
-  for (const entry of await readdir(from, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const source = join(entry.parentPath, entry.name);
-    const target = join(to, relative(from, source));
-    await mkdir(dirname(target), { recursive: true });
-    await link(source, target);
-  }
 }
 
 interface BronzeCache {
