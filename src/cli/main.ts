@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { createHttpServer } from '../api/http.js';
 import { prepareIde } from '../api/ide/setup.js';
 import { ensureDevKeys } from '../auth/dev-keys.js';
@@ -138,6 +139,9 @@ async function demo(config: Config, args: readonly string[]): Promise<number> {
 
 async function buildDemo(config: Config, customers: number, seed: number): Promise<void> {
   const started = Date.now();
+  // The heap limit is shown because a build under the server's cap runs out of memory (see `start`).
+  const heapMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+  progress(`building the demo lake: ${customers} customers (V8 heap limit ${heapMb} MB)`);
   await withLake(config, async ({ store, engine }) => {
     const { report } = await buildDemoLake({ store, engine, seed, customers, onProgress: progress });
     const gold = report.steps.filter((s) => s.step.startsWith('gold.'));

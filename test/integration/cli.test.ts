@@ -19,6 +19,8 @@ import { resolveLatest } from '../../src/lake/publish.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'goldgate.mjs');
 const CUSTOMERS = 40;
+/** The server's heap cap in this test; the demo build must not run under it. */
+const SERVER_HEAP_MB = 192;
 const LISTENING = /goldgate API listening on (http:\/\/127\.0\.0\.1:(\d+)\/graphql)/;
 const CURL =
   /curl -s (\S+) -H 'content-type: application\/json' \\\n {2}-H 'authorization: Bearer ([^']+)' \\\n {2}-d '([^']+)'\n/;
@@ -167,6 +169,7 @@ beforeAll(async () => {
     GOLDGATE_PORT: '0',
     GOLDGATE_DEMO_CUSTOMERS: String(CUSTOMERS),
     GOLDGATE_LOG_LEVEL: 'WARN',
+    GOLDGATE_HEAP_MB: String(SERVER_HEAP_MB),
   });
 
   const child = spawn(process.execPath, [BIN, 'start'], {
@@ -202,6 +205,13 @@ afterAll(async () => {
 });
 
 describe('goldgate start', () => {
+  it('builds the demo lake outside the server heap cap (under it, the default demo ran out of memory)', () => {
+    const limit = /building the demo lake: \d+ customers \(V8 heap limit (\d+) MB\)/.exec(serverStderr);
+    expect(limit, serverStderr).not.toBeNull();
+    // V8's heap limit under --max-old-space-size=192 is about 192 MB plus the young generation; its default is GBs.
+    expect(Number(limit?.[1])).toBeGreaterThan(SERVER_HEAP_MB * 2);
+  });
+
   it('builds the demo lake and serves it: the printed curl returns 5 customers', async () => {
     expect(printedToken).toMatch(JWT);
     expect(JSON.parse(printedQuery)).toHaveProperty('query');
