@@ -8,7 +8,7 @@ import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js'
 import type { Row } from '../../../src/adapters/query-engine/port.js';
 import { goldDataset, silverDataset } from '../../../src/lake/layout.js';
 import { readRunManifest, resolveLatest } from '../../../src/lake/publish.js';
-import { sql } from '../../../src/sql/fragment.js';
+import { type SqlFragment, sql } from '../../../src/sql/fragment.js';
 import { GOLD_MODELS } from '../../../src/transform/gold/index.js';
 import { runPipeline } from '../../../src/transform/pipeline.js';
 import { account, contact, invoice, landEvents, removed } from '../../support/builders/bronze.js';
@@ -51,6 +51,17 @@ const I1_FIELDS = {
   balance: 0,
 };
 
+/** The served customer_360 run as a relation. */
+async function servedCustomer360(store: LocalObjectStore, engine: DuckDbQueryEngine): Promise<SqlFragment> {
+  const pointer = await resolveLatest(store, goldDataset('customer_360', 1));
+  if (!pointer) throw new Error('customer_360 not published');
+  return engine.martRelation({
+    mart: 'customer_360',
+    schemaVersion: 1,
+    runId: pointer.run_id,
+    prefix: pointer.path,
+  });
+}
 describe('pipeline golden dataset', () => {
   let dir: string;
   let store: LocalObjectStore;
@@ -58,14 +69,7 @@ describe('pipeline golden dataset', () => {
   const clock = () => new Date('2026-11-21T06:00:00.000Z');
 
   async function goldRows(): Promise<Row[]> {
-    const pointer = await resolveLatest(store, goldDataset('customer_360', 1));
-    if (!pointer) throw new Error('customer_360 not published');
-    const relation = engine.martRelation({
-      mart: 'customer_360',
-      schemaVersion: 1,
-      runId: pointer.run_id,
-      prefix: pointer.path,
-    });
+    const relation = await servedCustomer360(store, engine);
     return (await engine.query({ sql: sql`SELECT * FROM ${relation} AS m ORDER BY customer_id` })).rows;
   }
 
@@ -496,14 +500,7 @@ describe('customer_360 usage columns', () => {
   });
 
   it('counts events per window, active users by event or login, and the last activity up to as_of', async () => {
-    const pointer = await resolveLatest(store, goldDataset('customer_360', 1));
-    if (!pointer) throw new Error('customer_360 not published');
-    const relation = engine.martRelation({
-      mart: 'customer_360',
-      schemaVersion: 1,
-      runId: pointer.run_id,
-      prefix: pointer.path,
-    });
+    const relation = await servedCustomer360(store, engine);
     const { rows } = await engine.query({
       sql: sql`SELECT customer_id, account_id, events_30d, active_users_30d, health_score,
         strftime(last_activity_at, '%Y-%m-%d %H:%M:%S') AS last_activity_at FROM ${relation} AS m`,
