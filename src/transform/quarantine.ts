@@ -11,6 +11,8 @@ const rowSchema = z.looseObject({
   reason_code: z.string(),
   reason: z.string(),
   attempt_count: z.number().int(),
+  /** The run that first quarantined the row; retries keep it. */
+  first_quarantined_run: z.string(),
 });
 export type QuarantinedRow = z.infer<typeof rowSchema>;
 

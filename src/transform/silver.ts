@@ -56,7 +56,7 @@ export interface SilverSources {
  * violations (if any), its attempt count and whether it is skipped (a TTL
  * expiry or a keys-only image: neither is a business change).
  */
-function stagingQuery(contract: EntityContract, sources: SilverSources, runId: string): SqlFragment {
+function stagingQuery(contract: EntityContract, sources: SilverSources): SqlFragment {
   // One call with every path parses the payload once; a call per field would parse it per field.
   const paths = contract.fields.map((f) => f.path);
   const extracted = raw(
@@ -113,7 +113,8 @@ function stagingQuery(contract: EntityContract, sources: SilverSources, runId: s
     _skipped,
     _violation,
     attempt_count AS _attempts,
-    coalesce(first_quarantined_run, ${runId}) AS _first_quarantined_run,
+    -- NULL for new events (the quarantining run fills it in): no per-row copy of a constant.
+    first_quarantined_run AS _first_quarantined_run,
     -- The original event travels with rows that may be quarantined; valid rows drop it.
     CASE WHEN _violation IS NULL THEN NULL ELSE
       json_object('source', ${contract.source}, 'entity', ${contract.entity}, 'key', key, 'op', op, 'source_ts', source_ts, 'seq', seq, 'run_id', run_id,
@@ -185,10 +186,9 @@ function fieldList(contract: EntityContract): string {
 export function stagingStatement(
   contract: EntityContract,
   sources: SilverSources,
-  runId: string,
   table: SqlFragment,
 ): SqlFragment {
-  return sql`CREATE OR REPLACE TABLE ${table} AS ${stagingQuery(contract, sources, runId)}`;
+  return sql`CREATE OR REPLACE TABLE ${table} AS ${stagingQuery(contract, sources)}`;
 }
 
 /** The order that picks a key's surviving version; ties on all of it are the same event. */
@@ -338,6 +338,8 @@ export function quarantineStatement(input: {
   readonly staging: SqlFragment;
   readonly condemned: boolean;
   readonly output: string;
+  /** The run quarantining: the first quarantining run of rows never quarantined before. */
+  readonly runId: string;
 }): SqlFragment {
   const which = input.condemned ? raw('>=') : raw('<');
   return sql`COPY (
@@ -345,7 +347,7 @@ export function quarantineStatement(input: {
          split_part(split_part(_violation, ';', 1), ':', 1) AS reason_code,
          _violation AS reason,
          _attempts + 1 AS attempt_count,
-         _first_quarantined_run AS first_quarantined_run
+         coalesce(_first_quarantined_run, ${input.runId}) AS first_quarantined_run
   FROM ${input.staging}
   WHERE _violation IS NOT NULL AND _attempts + 1 ${which} ${MAX_QUARANTINE_ATTEMPTS}
   ORDER BY _key, _seq
@@ -489,7 +491,7 @@ export async function mergeSilver(input: {
   const label = `silver.${contract.source}.${contract.entity}`;
   try {
     await engine.execute({
-      sql: stagingStatement(contract, sources, runId, staging),
+      sql: stagingStatement(contract, sources, staging),
       label: `${label}.stage`,
     });
     const snapshot = { engine, contract, staging, label, runId, output: `${location}/data.parquet` };
@@ -625,7 +627,7 @@ async function reconcileAndQuarantine(input: {
   const quarantineFile = async (key: string, condemned: boolean): Promise<void> => {
     const location = `${await store.prepareWrite(key.slice(0, key.lastIndexOf('/') + 1))}/rows.jsonl.gz`;
     await engine.execute({
-      sql: quarantineStatement({ staging, condemned, output: location }),
+      sql: quarantineStatement({ staging, condemned, output: location, runId }),
       label: `${label}.quarantine`,
     });
   };

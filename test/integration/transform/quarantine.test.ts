@@ -74,15 +74,20 @@ describe('quarantine lifecycle', () => {
 
   it('retries a bad row on each run and condemns it at the third attempt', async () => {
     const attempts: number[] = [];
+    const runs: string[] = [];
+    const firstRuns = new Set<string>();
     for (let i = 0; i < 3; i++) {
-      await run();
+      runs.push((await run()).runId);
       const state = await readSilverState(store);
       const open = await readQuarantineRows(store, state.quarantine.open[invoices] ?? []);
       const condemned = await readQuarantineRows(store, state.quarantine.condemned[invoices] ?? []);
       attempts.push(...open.map((r) => r.attempt_count), ...condemned.map((r) => -r.attempt_count));
+      for (const r of [...open, ...condemned]) firstRuns.add(r.first_quarantined_run);
     }
     // attempt 1 open, attempt 2 open, attempt 3 condemned (negative marks condemned)
     expect(attempts).toEqual([1, 2, -3]);
+    // Every attempt names the run that quarantined the row first.
+    expect([...firstRuns]).toEqual([runs[0]]);
     const [summary] = await summariseQuarantine(store);
     expect(summary).toEqual({
       entity: invoices,

@@ -70,7 +70,7 @@ describe('Silver staging', () => {
   async function stage(file: string, table: string): Promise<SqlFragment> {
     const staging = raw(table);
     const sources = { bronzeFiles: [store.locationOf(file)], quarantineFiles: [] };
-    await engine.execute({ sql: stagingStatement(zohoContacts, sources, 'R', staging) });
+    await engine.execute({ sql: stagingStatement(zohoContacts, sources, staging) });
     return staging;
   }
 
