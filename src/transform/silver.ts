@@ -286,9 +286,10 @@ function stagedKeysEstimateQuery(staging: SqlFragment): SqlFragment {
  * The statement filling `table` with the next version's delta rows: the
  * previous delta's rows of keys with no new event, plus the decided row of
  * every key with new events (by the same order, over its previous row and
- * its new events, so an older event changes nothing). The base is read only
- * when some new key is in it (`baseHasKeys`): appends of new keys, the
- * common case, never touch it.
+ * its new events, so an older event changes nothing). The base's full rows
+ * are read only when some new key is in it (`baseHasKeys`, found from its
+ * `_key` column alone): appends of new keys, the common case, read no more
+ * of it.
  */
 export function silverDeltaStatement(input: {
   readonly contract: EntityContract;
@@ -354,13 +355,22 @@ export function quarantineStatement(input: {
 ) TO ${input.output} (FORMAT json, COMPRESSION gzip)`;
 }
 
+/** Delta keys also in the base, when readers take both files whole (else 0: the anti join drops them). */
+function sharedKeys(version: SilverVersion): SqlFragment {
+  if (!version.delta || version.overlapsBase !== false) return raw('0');
+  return sql`SELECT count(*) FROM (SELECT _key FROM ${readParquet(version.delta)}) AS d
+      SEMI JOIN (SELECT _key FROM ${readParquet(version.base)}) AS b ON b._key = d._key`;
+}
+
 /**
  * Counts that reconcile the staged events with the new version: one scan of
  * the staging table, one of the version (the base through an anti join when
  * it is a delta), and two checks on the file this merge wrote. A delta's base
  * was checked when it was written, and the version takes each key from one
  * side only, so keys are unique when the written file's keys are; every key
- * with a valid new event lands in the written file.
+ * with a valid new event lands in the written file. A delta read without the
+ * anti join (`overlapsBase === false`) is unique only if no delta key is in
+ * the base: those keys count as duplicates too.
  */
 export function reconcileQuery(staging: SqlFragment, version: SilverVersion): SqlFragment {
   const max = MAX_QUARANTINE_ATTEMPTS;
@@ -377,7 +387,9 @@ export function reconcileQuery(staging: SqlFragment, version: SilverVersion): Sq
     SELECT count(*) FILTER (WHERE NOT _deleted) AS live_rows, count(*) FILTER (WHERE _deleted) AS tombstones
     FROM (${allRows(version)}) AS v
   ),
-  unique_keys AS (SELECT count(*) - count(DISTINCT _key) AS duplicate_keys FROM ${written}),
+  unique_keys AS (
+    SELECT count(*) - count(DISTINCT _key) + (${sharedKeys(version)}) AS duplicate_keys FROM ${written}
+  ),
   missing AS (
     -- Distinct after the anti join: it is empty when the check passes, so no hash table of every staged key.
     SELECT count(DISTINCT k._key) AS keys_missing

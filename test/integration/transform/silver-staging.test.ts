@@ -201,6 +201,10 @@ describe('Silver staging', () => {
       expect(await checks({ baseRun: 'R', base: good, delta: broken })).toEqual(failing);
       expect(await checks({ baseRun: 'R', base: good })).toEqual(passing);
       expect(await checks({ baseRun: 'R', base: broken, delta: good })).toEqual(passing);
+      // A delta flagged as sharing no key with its base is read without the anti join: a shared key is a duplicate.
+      const unique = { every_valid_event_key_reaches_silver: true, unique_key: false };
+      expect(await checks({ baseRun: 'R', base: good, delta: good, overlapsBase: false })).toEqual(unique);
+      expect(await checks({ baseRun: 'R', base: good, delta: good, overlapsBase: true })).toEqual(passing);
     } finally {
       await engine.execute({ sql: sql`DROP TABLE IF EXISTS ${staging}` });
     }
