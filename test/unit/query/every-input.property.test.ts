@@ -75,9 +75,12 @@ function builtOrRefused(mart: MartDef, build: () => SqlFragment, sent: readonly 
   }
   tally.built += 1;
   checkText(q, mart);
-  // Every text a caller sent that was used travels as a parameter, never inside the text.
+  // Every text a caller sent that was used travels as a parameter, never inside the text. Quoted
+  // identifiers are left out of the search: checkText allows only the catalog's, and a caller may
+  // well send a value equal to a column name (seed 899534309: the value "name").
+  const unquoted = q.text.replace(/"[^"]*"/g, '""');
   for (const v of sent) {
-    if (typeof v === 'string' && v.length > 3) expect(q.text.includes(v)).toBe(false);
+    if (typeof v === 'string' && v.length > 3) expect(unquoted.includes(v)).toBe(false);
   }
 }
 
