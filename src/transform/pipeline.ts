@@ -27,9 +27,7 @@ import {
   mergeSilver,
   newestSourceTsQuery,
   readSilverVersion,
-  STAGING_ROOT,
   silverRelation,
-  stagingPrefixOf,
 } from './silver.js';
 import { entityKeyOf, readSilverState, type SilverState, writeSilverState } from './state.js';
 
@@ -174,8 +172,8 @@ export function embeddedHome(options: {
 }): TransformHome {
   const { store, engine } = options;
   return {
-    // Scratch left by a run that crashed: only this run, holding the lock, can be writing staging now.
-    prepare: () => removeStaging(store, STAGING_ROOT),
+    // A merge's scratch is a table inside the engine, gone with it: nothing to clear or create.
+    prepare: async () => {},
     mergeSilver: async (input) => {
       const result = await mergeSilver({
         store,
@@ -200,7 +198,7 @@ export function embeddedHome(options: {
         },
       };
     },
-    afterSilverStep: (runId, contract) => removeStaging(store, stagingPrefixOf(runId, contract)),
+    afterSilverStep: async () => {},
     readSilver: async (contract, pointer) => {
       if (!pointer) return { relation: emptySilverRelation(contract), newestSourceTs: null };
       const version = await readSilverVersion(store, contract, pointer.run_id);
@@ -523,11 +521,6 @@ async function silverStep(
 async function hasParquet(store: ObjectStore, prefix: string): Promise<boolean> {
   for await (const info of store.list(prefix)) if (info.key.endsWith('.parquet')) return true;
   return false;
-}
-
-/** Staging files are scratch: removed once their run is recorded (or, after a crash, by the next run). */
-async function removeStaging(store: ObjectStore, prefix: string): Promise<void> {
-  for await (const info of store.list(prefix)) await store.delete(info.key);
 }
 
 async function goldStep(

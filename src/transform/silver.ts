@@ -656,14 +656,6 @@ async function reconcileAndQuarantine(input: {
   return { ...reconciled(r), quarantineKey: qKey, condemnedKey: cKey, version };
 }
 
-/** Scratch space of pipeline runs (never read by anyone but the run that wrote it). */
-export const STAGING_ROOT = '_staging/';
-
-/** Where a run stages an entity's parsed events; removed once the run is done with them. */
-export function stagingPrefixOf(runId: string, contract: EntityContract): string {
-  return `${STAGING_ROOT}run_id=${runId}/${contract.source}/${contract.entity}/`;
-}
-
 /** A relation of the live rows of one Silver version (embedded engine). */
 export function silverRelation(version: SilverVersion): SqlFragment {
   return sql`(SELECT * FROM (${allRows(version)}) AS v WHERE NOT _deleted)`;
