@@ -228,13 +228,15 @@ function columnsOf(contract: EntityContract): SqlFragment {
 /** Every row of a version, tombstones included: each key from the delta when it is there, else from the base. */
 function allRows(version: SilverVersion): SqlFragment {
   if (!version.delta) return sql`SELECT * FROM ${readParquet(version.base)}`;
-  if (version.overlapsBase === false) {
-    return sql`SELECT * FROM ${readParquet(version.base)} UNION ALL BY NAME SELECT * FROM ${readParquet(version.delta)}`;
-  }
-  return sql`SELECT b.* FROM ${readParquet(version.base)} AS b
-      ANTI JOIN (SELECT _key FROM ${readParquet(version.delta)}) AS d ON d._key = b._key
-    UNION ALL BY NAME
-    SELECT * FROM ${readParquet(version.delta)}`;
+  return baseAndDelta(readParquet(version.base), readParquet(version.delta), version.overlapsBase !== false);
+}
+
+/** Base rows of keys the delta does not hold, plus the delta's rows (the base whole when they share no key). */
+function baseAndDelta(base: SqlFragment, delta: SqlFragment, overlaps: boolean): SqlFragment {
+  const kept = overlaps
+    ? sql`SELECT b.* FROM ${base} AS b ANTI JOIN (SELECT _key FROM ${delta}) AS d ON d._key = b._key`
+    : sql`SELECT * FROM ${base}`;
+  return sql`${kept} UNION ALL BY NAME SELECT * FROM ${delta}`;
 }
 
 /** The staged events that change Silver, as Silver rows (with the staging table's `rowid` as `_row` on request). */
@@ -588,6 +590,8 @@ async function writeDelta(
     label: `${label}.base_keys`,
   });
   const baseHasKeys = Number(found.rows[0]?.n ?? 0) > 0;
+  // The delta keeps the previous delta's keys: an overlap there stays one.
+  const overlapsBase = baseHasKeys || (previous.delta !== undefined && previous.overlapsBase !== false);
   await engine.execute({
     sql: silverDeltaStatement({ contract, staging: w.staging, previous, baseHasKeys, table }),
     label,
@@ -598,27 +602,16 @@ async function writeDelta(
     label: `${label}.sizes`,
   });
   if (Number(sizes.rows[0]?.delta_rows ?? 0) >= w.compactAt * Number(sizes.rows[0]?.base_rows ?? 0)) {
-    // Compaction: base rows of keys without a delta row, plus the delta rows.
+    // Compaction: the version the delta would make, written whole as the next snapshot.
+    const rows = baseAndDelta(readParquet(previous.base), table, overlapsBase);
     await engine.execute({
-      sql: sql`COPY (
-  SELECT ${columnsOf(contract)} FROM (
-    SELECT b.* FROM ${readParquet(previous.base)} AS b ANTI JOIN (SELECT _key FROM ${table}) AS d ON d._key = b._key
-    UNION ALL BY NAME
-    SELECT * FROM ${table}
-  ) AS v
-) TO ${w.output} (FORMAT parquet)`,
+      sql: sql`COPY (SELECT ${columnsOf(contract)} FROM (${rows}) AS v) TO ${w.output} (FORMAT parquet)`,
       label,
     });
     return { baseRun: w.runId, base: w.output };
   }
   await engine.execute({ sql: sql`COPY ${table} TO ${w.delta} (FORMAT parquet)`, label });
-  return {
-    baseRun: previous.baseRun,
-    base: previous.base,
-    delta: w.delta,
-    // The delta keeps the previous delta's keys: an overlap there stays one.
-    overlapsBase: baseHasKeys || (previous.delta !== undefined && previous.overlapsBase !== false),
-  };
+  return { baseRun: previous.baseRun, base: previous.base, delta: w.delta, overlapsBase };
 }
 
 async function reconcileAndQuarantine(input: {
