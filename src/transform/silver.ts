@@ -252,6 +252,9 @@ function stagedRows(contract: EntityContract, staging: SqlFragment, withRow = fa
  * are sorted and the rest pass through. Otherwise the window runs over the
  * ordering columns and the staging table's `rowid` alone, and the survivors'
  * full rows are fetched once, instead of sorting every column of every row.
+ * `staged` is a filter over the staging table: DuckDB would otherwise
+ * materialize a CTE read more than once, a copy of every staged row that
+ * cost more than scanning the table again.
  */
 export function silverMergeStatement(input: {
   readonly contract: EntityContract;
@@ -263,13 +266,13 @@ export function silverMergeStatement(input: {
   const { contract, staging } = input;
   const columns = columnsOf(contract);
   const query = input.fewDuplicates
-    ? sql`WITH staged AS (${stagedRows(contract, staging)}),
+    ? sql`WITH staged AS NOT MATERIALIZED (${stagedRows(contract, staging)}),
   duplicated AS (SELECT _key FROM staged GROUP BY _key HAVING count(*) > 1)
   SELECT ${columns} FROM staged AS s ANTI JOIN duplicated AS d ON d._key = s._key
   UNION ALL
   SELECT ${columns} FROM (SELECT s.* FROM staged AS s SEMI JOIN duplicated AS d ON d._key = s._key) AS c
   QUALIFY row_number() OVER (PARTITION BY _key ${LATEST_FIRST}) = 1`
-    : sql`WITH staged AS (${stagedRows(contract, staging, true)}),
+    : sql`WITH staged AS NOT MATERIALIZED (${stagedRows(contract, staging, true)}),
   survivors AS (
     -- Only the ordering columns and _row reach the window: the others are pruned from this branch.
     SELECT _row FROM staged QUALIFY row_number() OVER (PARTITION BY _key ${LATEST_FIRST}) = 1
@@ -318,7 +321,7 @@ export function silverDeltaStatement(input: {
   UNION ALL `
     : raw('');
   return sql`CREATE OR REPLACE TABLE ${input.table} AS
-WITH staged AS (${stagedRows(contract, input.staging)}),
+WITH staged AS NOT MATERIALIZED (${stagedRows(contract, input.staging)}),
 new_keys AS (SELECT DISTINCT _key FROM staged),
 decided AS (
   SELECT ${columns} FROM (${join(candidates, '\n    UNION ALL BY NAME\n    ')}) AS c
