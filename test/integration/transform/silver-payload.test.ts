@@ -1,0 +1,150 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
+import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
+import { raw, sql } from '../../../src/sql/fragment.js';
+import type { EntityContract } from '../../../src/transform/entities.js';
+import { zohoContacts } from '../../../src/transform/entities.js';
+import { payloadShape, stagingStatement } from '../../../src/transform/silver.js';
+
+/**
+ * How staging reads payload fields, on raw Bronze lines JSON.stringify could
+ * not write (duplicate keys, exponent numbers). The payload is read once
+ * into the contract's shape (`json_transform`); each field must read as
+ * `json_extract_string` at its path reads it, which is what the contract
+ * means by a path. Both are checked: fixed expectations, and the same
+ * lines through `json_extract_string`.
+ */
+const PAYLOADS: Readonly<Record<string, string>> = {
+  text: '{"contact_id":"c1","contact_name":"Alpha","billing_address":{"country":"India"}}',
+  numbers: '{"contact_id":100.50,"contact_name":12345678901234567890123,"email":1.0E+2,"phone":-0.0}',
+  booleans: '{"contact_id":true,"contact_name":false}',
+  nested_values:
+    '{"contact_id":{"z":[1,2]},"contact_name":[1,"x"],"billing_address":{"country":{"code":"IN"}}}',
+  duplicate_key: '{"contact_id":"first","contact_id":"second","contact_name":"N"}',
+  other_case: '{"Contact_ID":"upper","contact_name":"N","billing_address":{"Country":"India"}}',
+  escapes: '{"contact_id":"q\\"uote \\u00e9","contact_name":"N"}',
+  address_not_object: '{"contact_id":"c2","contact_name":"N","billing_address":"India"}',
+  nulls: '{"contact_id":null,"contact_name":null,"billing_address":null}',
+  empty_object: '{}',
+  string_payload: '"just text"',
+  number_payload: '5',
+  array_payload: '[{"contact_id":"c3"}]',
+  null_payload: 'null',
+};
+
+const FIELDS = ['contact_id', 'contact_name', 'email', 'phone', 'country'] as const;
+
+function line(key: string, payload: string): string {
+  return (
+    `{"source":"zoho_books","entity":"contacts","key":"${key}","op":"U","source_ts":"2026-01-01T00:00:00.000Z",` +
+    `"seq":"1","ingested_at":"2026-11-21T00:00:00.000Z","run_id":"20261121T000000Z-pay1","payload":${payload}}`
+  );
+}
+
+describe('Silver staging reads payload fields', () => {
+  let dir: string;
+  let store: LocalObjectStore;
+  let engine: DuckDbQueryEngine;
+  let file: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'goldgate-payload-'));
+    store = new LocalObjectStore(dir);
+    engine = await DuckDbQueryEngine.create({ store });
+    const key =
+      'bronze/zoho_books/contacts/ingest_date=2026-11-21/run_id=20261121T000000Z-pay1/part-00000.jsonl.gz';
+    const text = Object.entries(PAYLOADS)
+      .map(([k, p]) => line(k, p))
+      .join('\n');
+    await store.put(key, gzipSync(Buffer.from(`${text}\n`)));
+    file = store.locationOf(key);
+    await engine.execute({
+      sql: stagingStatement(
+        zohoContacts,
+        { bronzeFiles: [file], quarantineFiles: [] },
+        raw('staged_payloads'),
+      ),
+    });
+  });
+  afterAll(async () => {
+    await engine.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function staged(): Promise<Record<string, Record<string, unknown>>> {
+    const { rows } = await engine.query({
+      sql: raw(`SELECT _key, ${FIELDS.map((f) => `"${f}"`).join(', ')} FROM staged_payloads`),
+    });
+    return Object.fromEntries(rows.map((r) => [String(r._key), r]));
+  }
+
+  it('reads each JSON kind as fixed text, or NULL when the payload has no such field', async () => {
+    const rows = await staged();
+    expect(Object.keys(rows).sort()).toEqual(Object.keys(PAYLOADS).sort());
+    expect(rows.text).toMatchObject({ contact_id: 'c1', contact_name: 'Alpha', country: 'India' });
+    expect(rows.numbers).toMatchObject({
+      contact_id: '100.5',
+      contact_name: '12345678901234567890123',
+      email: '100.0',
+      phone: '-0.0',
+    });
+    expect(rows.booleans).toMatchObject({ contact_id: 'true', contact_name: 'false' });
+    expect(rows.nested_values).toMatchObject({
+      contact_id: '{"z":[1,2]}',
+      contact_name: '[1,"x"]',
+      country: '{"code":"IN"}',
+    });
+    // The first of two equal keys, as json_extract_string reads it; keys match case-sensitively.
+    expect(rows.duplicate_key).toMatchObject({ contact_id: 'first' });
+    expect(rows.other_case).toMatchObject({ contact_id: null, country: null });
+    expect(rows.escapes).toMatchObject({ contact_id: 'q"uote é' });
+    expect(rows.address_not_object).toMatchObject({ contact_id: 'c2', country: null });
+    for (const k of [
+      'nulls',
+      'empty_object',
+      'string_payload',
+      'number_payload',
+      'array_payload',
+      'null_payload',
+    ]) {
+      expect(rows[k], k).toMatchObject({
+        contact_id: null,
+        contact_name: null,
+        email: null,
+        phone: null,
+        country: null,
+      });
+    }
+  });
+
+  it('reads every field as json_extract_string at its path does', async () => {
+    const paths = FIELDS.map((f) => zohoContacts.fields.find((d) => d.name === f)?.path ?? '');
+    const { rows } = await engine.query({
+      sql: sql`SELECT key AS _key, ${raw(
+        FIELDS.map((f, i) => `NULLIF(json_extract_string(payload, '${paths[i]}'), '') AS "${f}"`).join(', '),
+      )} FROM read_json(${file}, format = 'newline_delimited', compression = 'gzip', hive_partitioning = false,
+        columns = {key: 'VARCHAR', payload: 'JSON'})`,
+    });
+    const expected = Object.fromEntries(rows.map((r) => [String(r._key), r]));
+    expect(await staged()).toEqual(expected);
+  });
+
+  it('builds one shape for every path, nested objects included, and refuses paths it cannot read', () => {
+    expect(JSON.parse(payloadShape(zohoContacts))).toMatchObject({
+      contact_id: 'VARCHAR',
+      billing_address: { country: 'VARCHAR' },
+    });
+    const contract = (paths: string[]): EntityContract => ({
+      source: 'zoho_books',
+      entity: 'contacts',
+      fields: paths.map((path, i) => ({ name: `f${i}`, sqlType: 'VARCHAR', path })),
+    });
+    expect(() => payloadShape(contract(['$.a', '$.a.b']))).toThrow(TypeError);
+    expect(() => payloadShape(contract(['$.a.b', '$.a']))).toThrow(TypeError);
+    expect(() => payloadShape(contract(['$.items[0].id']))).toThrow(TypeError);
+    expect(() => payloadShape(contract(["$.it's"]))).toThrow(TypeError);
+  });
+});
