@@ -123,10 +123,13 @@ function stagingQuery(contract: EntityContract, sources: SilverSources): SqlFrag
 /**
  * The shape `json_transform` reads a payload into: every contract path as a
  * text leaf, nested objects as nested shapes. One parse of the payload gives
- * every field; it reads a value exactly as `json_extract_string` at the same
- * path does (a scalar's text, an object's or array's JSON, NULL when the
- * payload is not an object or the path is missing), at about 60% of the cost
- * of extracting a list of paths.
+ * every field; it reads a value as `json_extract_string` at the same path
+ * does (a scalar's text, an object's or array's JSON, the first of repeated
+ * keys, keys matched case-sensitively, NULL when the payload is not an object
+ * or the path is missing), at about 60% of the cost of extracting a list of
+ * paths. One difference: a float written with an exponent keeps one in its
+ * text (`1e+21`, `1e-06`) where `json_extract_string` spells some out; the
+ * number, and so every typed field, is the same.
  */
 export function payloadShape(contract: EntityContract): string {
   type Shape = { [key: string]: Shape | 'VARCHAR' };
