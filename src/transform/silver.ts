@@ -127,13 +127,15 @@ function stagingQuery(contract: EntityContract, sources: SilverSources): SqlFrag
  * does (a scalar's text, an object's or array's JSON, the first of repeated
  * keys, keys matched case-sensitively, NULL when the payload is not an object
  * or the path is missing), at about 60% of the cost of extracting a list of
- * paths. One difference: a float written with an exponent keeps one in its
- * text (`1e+21`, `1e-06`) where `json_extract_string` spells some out; the
- * number, and so every typed field, is the same.
+ * paths. One difference: a very small or very large float reads in exponent
+ * form (`1e-05`, `1e+16`) where `json_extract_string` may spell it out
+ * (`0.00001`): a VARCHAR field keeps that text; typed fields get the same
+ * value (see `typedFieldSql` for decimals).
  */
 export function payloadShape(contract: EntityContract): string {
   type Shape = { [key: string]: Shape | 'VARCHAR' };
-  const shape: Shape = {};
+  // Null-prototype objects: a key such as `__proto__` or `constructor` is then just a key.
+  const shape: Shape = Object.create(null) as Shape;
   for (const f of contract.fields) {
     const steps = pathSteps(f);
     let node = shape;
@@ -147,7 +149,7 @@ export function payloadShape(contract: EntityContract): string {
         return;
       }
       if (existing === 'VARCHAR') throw new TypeError(`path ${f.path} goes through a text field`);
-      const next: Shape = existing ?? {};
+      const next: Shape = existing ?? (Object.create(null) as Shape);
       node[step] = next;
       node = next;
     });
@@ -180,17 +182,30 @@ function blankAsNull(value: string): string {
 }
 
 /**
- * The typed value of a field. Timestamps go through TIMESTAMPTZ so that an
- * offset (`+0530`) is applied; a plain cast to TIMESTAMP would drop it. The
- * session time zone is UTC, so the result is the UTC instant.
+ * The SQL typing a field's raw text (`value`, an expression of this module)
+ * by the contract. Timestamps go through TIMESTAMPTZ so that an offset
+ * (`+0530`) is applied; a plain cast to TIMESTAMP would drop it. The session
+ * time zone is UTC, so the result is the UTC instant. A decimal written with
+ * an exponent (`5e-06`, as a small float reads) goes through DOUBLE: DuckDB's
+ * text-to-DECIMAL cast rounds any such value away from zero (`5e-06` would
+ * be 0.01, and a tiny negative balance would break the contract).
  */
+export function typedFieldSql(f: FieldDef, value: string): string {
+  if (f.sqlType === 'TIMESTAMP') {
+    // The instant's epoch is zone-free arithmetic; a TIMESTAMPTZ -> TIMESTAMP cast goes through the
+    // ICU calendar per row. Only infinities have no epoch: they take the cast.
+    const tz = `TRY_CAST(${value} AS TIMESTAMPTZ)`;
+    return `coalesce(make_timestamp(epoch_us(${tz})), CAST(${tz} AS TIMESTAMP))`;
+  }
+  if (f.sqlType.startsWith('DECIMAL')) {
+    return `CASE WHEN contains(${value}, 'e') OR contains(${value}, 'E')
+        THEN TRY_CAST(TRY_CAST(${value} AS DOUBLE) AS ${f.sqlType}) ELSE TRY_CAST(${value} AS ${f.sqlType}) END`;
+  }
+  return `TRY_CAST(${value} AS ${f.sqlType})`;
+}
+
 function typedValue(f: FieldDef): string {
-  // The instant's epoch is zone-free arithmetic; a TIMESTAMPTZ -> TIMESTAMP cast goes through the
-  // ICU calendar per row. Only infinities have no epoch: they take the cast.
-  const tz = `TRY_CAST(${rawName(f)} AS TIMESTAMPTZ)`;
-  return f.sqlType === 'TIMESTAMP'
-    ? `coalesce(make_timestamp(epoch_us(${tz})), CAST(${tz} AS TIMESTAMP))`
-    : `TRY_CAST(${rawName(f)} AS ${f.sqlType})`;
+  return typedFieldSql(f, rawName(f));
 }
 
 function rawName(f: FieldDef): string {

@@ -6,10 +6,11 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
 import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
+import type { SqlType } from '../../../src/catalog/types.js';
 import { raw, sql } from '../../../src/sql/fragment.js';
 import type { EntityContract } from '../../../src/transform/entities.js';
-import { zohoContacts } from '../../../src/transform/entities.js';
-import { payloadShape, stagingStatement } from '../../../src/transform/silver.js';
+import { zohoContacts, zohoInvoices } from '../../../src/transform/entities.js';
+import { payloadShape, stagingStatement, typedFieldSql } from '../../../src/transform/silver.js';
 
 /**
  * How staging reads payload fields, on raw Bronze lines JSON.stringify could
@@ -93,7 +94,7 @@ describe('Silver staging reads payload fields', () => {
       email: '100.0',
       phone: '-0.0',
     });
-    // A float written with an exponent reads as the same number in other text (json_extract_string: 1e21, 0.000001).
+    // A very large or small float reads in exponent form (json_extract_string: 1e21, 0.000001): same number.
     expect(rows.exponent_float).toMatchObject({ contact_id: '1e+21', contact_name: '1e-06' });
     expect(rows.booleans).toMatchObject({ contact_id: 'true', contact_name: 'false' });
     expect(rows.nested_values).toMatchObject({
@@ -140,53 +141,75 @@ describe('Silver staging reads payload fields', () => {
     expect(rest).toEqual(expected);
   });
 
-  it('reads random payloads as json_extract_string does (any JSON value, repeated keys, other case, non-objects)', async () => {
-    const shape = payloadShape(zohoContacts);
+  it('types random payloads as from json_extract_string, for every contract type (any JSON value, repeated keys, other case, non-objects)', async () => {
+    // One field per type the contracts use, each at its own path, plus a nested one.
+    const types: SqlType[] = [
+      'VARCHAR',
+      'INTEGER',
+      'BIGINT',
+      'DOUBLE',
+      'DECIMAL(18,2)',
+      'DATE',
+      'TIMESTAMP',
+      'BOOLEAN',
+    ];
+    const contract: EntityContract = {
+      source: 'zoho_books',
+      entity: 'contacts',
+      fields: [
+        ...types.map((sqlType, i) => ({ name: `f${i}`, sqlType, path: `$.f${i}` })),
+        { name: 'nested', sqlType: 'DECIMAL(18,2)', path: '$.o.f3' },
+      ],
+    };
+    const shape = payloadShape(contract);
     // Object texts written by hand, so that a key may repeat and values nest where a field expects text.
-    const names = fc.constantFrom(
-      'contact_id',
-      'contact_name',
-      'billing_address',
-      'country',
-      'Contact_ID',
-      'email',
-      'x',
+    const names = fc.constantFrom(...contract.fields.map((_, i) => `f${i}`), 'o', 'F1', 'x');
+    const scalar = fc.oneof(
+      fc.jsonValue({ maxDepth: 1 }).map((v) => JSON.stringify(v)),
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map((v) => JSON.stringify(v)),
+      fc.integer({ min: -1_000_000, max: 1_000_000 }).map((v) => `${v}e${v % 30}`),
+      fc.constantFrom(
+        '1.50',
+        '5e-06',
+        '0.000005',
+        '-0.00007',
+        '0.00001',
+        '-5e-06',
+        '5e-13',
+        '1e21',
+        '1e16',
+        '12345678901234567890123',
+        '"2024-01-05"',
+        '"2024-01-05T10:00:00+0530"',
+        '"true"',
+        '" 7 "',
+        '"\\u00e9 \\""',
+      ),
     );
     const value: fc.Arbitrary<string> = fc.letrec((tie) => ({
-      text: fc.oneof(
-        { weight: 4, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)) },
-        {
-          weight: 1,
-          arbitrary: fc.constantFrom(
-            '1.50',
-            '1e3',
-            '1e21',
-            '1e-7',
-            '-0',
-            '12345678901234567890123',
-            '"\\u00e9 \\""',
-          ),
-        },
-        { weight: 2, arbitrary: tie('object') },
-      ),
+      text: fc.oneof({ weight: 5, arbitrary: scalar }, { weight: 2, arbitrary: tie('object') }),
       object: fc
         .array(fc.tuple(names, tie('text') as fc.Arbitrary<string>), {
-          maxLength: 5,
+          maxLength: 6,
           depthIdentifier: 'payload',
         })
         .map((pairs) => `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`),
     })).text as fc.Arbitrary<string>;
-    // Per field: the same text, or (a float written with an exponent) the same number.
-    const differs = zohoContacts.fields.map((f) => {
+    // Per field: the same typed value; for text, the same text or (a float in exponent form) the same number.
+    const differs = contract.fields.map((f) => {
       const shaped = `shaped.${f.path
         .slice(2)
         .split('.')
         .map((x) => `"${x}"`)
         .join('.')}`;
       const extracted = `json_extract_string(payload, '${f.path}')`;
-      return `CASE WHEN ${shaped} IS NOT DISTINCT FROM ${extracted} THEN NULL
-        WHEN json_type(payload, '${f.path}') = 'DOUBLE' AND TRY_CAST(${shaped} AS DOUBLE) = TRY_CAST(${extracted} AS DOUBLE) THEN NULL
-        ELSE '${f.path}: ' || coalesce(${shaped}, 'NULL') || ' <> ' || coalesce(${extracted}, 'NULL') END`;
+      const same =
+        f.sqlType === 'VARCHAR'
+          ? `${shaped} IS NOT DISTINCT FROM ${extracted} OR (json_type(payload, '${f.path}') = 'DOUBLE'
+              AND TRY_CAST(${shaped} AS DOUBLE) = TRY_CAST(${extracted} AS DOUBLE))`
+          : `(${typedFieldSql(f, shaped)}) IS NOT DISTINCT FROM (${typedFieldSql(f, extracted)})`;
+      return `CASE WHEN ${same} THEN NULL
+        ELSE '${f.name} ${f.sqlType}: ' || coalesce(${shaped}, 'NULL') || ' <> ' || coalesce(${extracted}, 'NULL') END`;
     });
     await fc.assert(
       fc.asyncProperty(fc.array(value, { minLength: 1, maxLength: 20 }), async (payloads) => {
@@ -197,10 +220,49 @@ describe('Silver staging reads payload fields', () => {
             FROM (SELECT unnest([${raw(differs.join(',\n'))}]) AS d FROM s) AS x`,
         });
         expect(rows[0]?.differences ?? null).toBeNull();
-        expect(Number(rows[0]?.n)).toBe(payloads.length * zohoContacts.fields.length);
+        expect(Number(rows[0]?.n)).toBe(payloads.length * contract.fields.length);
       }),
-      { numRuns: 60 },
+      { numRuns: 150 },
     );
+  });
+
+  it('rounds decimals written with an exponent like the same decimal spelled out', async () => {
+    const invoice = (key: string, total: string, balance: string): string =>
+      line(
+        key,
+        `{"invoice_id":"${key}","customer_id":"c1","status":"sent","date":"2026-01-01","currency_code":"USD",` +
+          `"total":${total},"balance":${balance},"last_modified_time":"2026-01-01T00:00:00+0000"}`,
+      ).replace('"contacts"', '"invoices"');
+    const key =
+      'bronze/zoho_books/invoices/ingest_date=2026-11-21/run_id=20261121T000000Z-pay2/part-00000.jsonl.gz';
+    const lines = [
+      invoice('tiny', '0.000005', '-0.000005'),
+      invoice('tinier', '5e-13', '0.00001'),
+      invoice('spelled', '0.005', '100.50'),
+      invoice('exponent', '1.5e2', '1.005e2'),
+      invoice('too_big', '1e21', '0'),
+    ];
+    await store.put(key, gzipSync(Buffer.from(`${lines.join('\n')}\n`)));
+    await engine.execute({
+      sql: stagingStatement(
+        zohoInvoices,
+        { bronzeFiles: [store.locationOf(key)], quarantineFiles: [] },
+        raw('staged_invoices'),
+      ),
+    });
+    const { rows } = await engine.query({
+      sql: raw(
+        'SELECT _key, CAST(total AS VARCHAR) AS total, CAST(balance AS VARCHAR) AS balance, _violation FROM staged_invoices ORDER BY _key',
+      ),
+    });
+    expect(rows).toEqual([
+      { _key: 'exponent', total: '150.00', balance: '100.50', _violation: null },
+      { _key: 'spelled', total: '0.01', balance: '100.50', _violation: null },
+      // 5e-06 and 1e-05 are how json_transform writes 0.000005 and 0.00001: they round to 0.00, not 0.01.
+      { _key: 'tinier', total: '0.00', balance: '0.00', _violation: null },
+      { _key: 'tiny', total: '0.00', balance: '0.00', _violation: null },
+      { _key: 'too_big', total: null, balance: '0.00', _violation: 'TYPE_MISMATCH:total' },
+    ]);
   });
 
   it('builds one shape for every path, nested objects included, and refuses paths it cannot read', () => {
@@ -217,5 +279,10 @@ describe('Silver staging reads payload fields', () => {
     expect(() => payloadShape(contract(['$.a.b', '$.a']))).toThrow(TypeError);
     expect(() => payloadShape(contract(['$.items[0].id']))).toThrow(TypeError);
     expect(() => payloadShape(contract(["$.it's"]))).toThrow(TypeError);
+    // Keys that name Object's own properties are plain keys of the shape (nothing leaks into Object).
+    expect(JSON.parse(payloadShape(contract(['$.__proto__.x', '$.constructor', '$.valueof.y'])))).toEqual(
+      JSON.parse('{"__proto__":{"x":"VARCHAR"},"constructor":"VARCHAR","valueof":{"y":"VARCHAR"}}'),
+    );
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
   });
 });
