@@ -276,6 +276,11 @@ function typeField(f: FieldDef): string {
   const r = rawName(f);
   if (f.sqlType === 'VARCHAR' || f.sqlType === 'JSON') return r;
   if (f.sqlType === 'TIMESTAMP') return utcTimestamp(r);
+  // A number in exponent form (how a JSON parser may print a small float) is no DECIMAL literal:
+  // through DOUBLE it rounds as the spelled-out number does, as on the embedded engine.
+  if (f.sqlType.startsWith('DECIMAL')) {
+    return `CASE WHEN ${r} LIKE '%e%' OR ${r} LIKE '%E%' THEN try_cast(try_cast(${r} AS DOUBLE) AS ${f.sqlType}) ELSE try_cast(${r} AS ${f.sqlType}) END`;
+  }
   return `try_cast(${r} AS ${f.sqlType})`;
 }
 
