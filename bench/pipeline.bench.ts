@@ -9,7 +9,7 @@ import { jsonBody } from '../src/lake/json.js';
 import { bronzeRunPrefix } from '../src/lake/layout.js';
 import { logger } from '../src/runtime/logger.js';
 import { sql } from '../src/sql/fragment.js';
-import { runPipeline } from '../src/transform/pipeline.js';
+import { type PipelineReport, runPipeline } from '../src/transform/pipeline.js';
 import { report } from './lib/report.js';
 import { linkTree } from './support/files.js';
 
@@ -345,6 +345,13 @@ export default async function bench(args: readonly string[]): Promise<void> {
     const incrementalSilverS =
       incremental.steps.filter((s) => s.step.startsWith('silver.')).reduce((a, s) => a + s.durationMs, 0) /
       1000;
+    const reusedIn = (run: PipelineReport): number => run.steps.filter((s) => s.reused).length;
+
+    // Nothing new: Silver is skipped and every mart's served run is reused (checked again, served as of now).
+    process.stderr.write('run with nothing new\n');
+    const unchanged = await runPipeline({ store, engine, now: tick });
+    printSteps('run with nothing new', unchanged.steps);
+    const unchangedS = unchanged.steps.reduce((a, s) => a + s.durationMs, 0) / 1000;
     const slowest = [...full.steps].sort((a, b) => b.durationMs - a.durationMs).slice(0, 3);
 
     await report('pipeline', {
@@ -368,6 +375,13 @@ export default async function bench(args: readonly string[]): Promise<void> {
       full_gold_s: { value: fullS - silverS, unit: 's' },
       incremental_silver_s: { value: incrementalSilverS, unit: 's' },
       incremental_gold_s: { value: incrementalS - incrementalSilverS, unit: 's' },
+      // Every entity gets new keys, so every mart reads a new Silver version: none can be reused.
+      incremental_marts_reused: { value: reusedIn(incremental), unit: 'marts' },
+      unchanged_run_s: {
+        value: unchangedS,
+        unit: 's (nothing new: Silver skipped, Gold reused and checked)',
+      },
+      unchanged_marts_reused: { value: reusedIn(unchanged), unit: 'marts' },
       ...Object.fromEntries(
         slowest.map((s, i) => [`slowest_${i + 1}_${s.step}`, { value: s.durationMs / 1000, unit: 's' }]),
       ),

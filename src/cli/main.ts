@@ -34,7 +34,8 @@ Usage:
   goldgate serve                         serve the API on GOLDGATE_HOST:GOLDGATE_PORT (127.0.0.1:4000)
   goldgate token --role ROLE [--role ROLE...] [--subject NAME] [--regions EU,NA] [--customer-ids A,B] [--ttl SECONDS]
                                          print a JWT signed with the local dev key, for roles the policy defines
-  goldgate pipeline run                  Bronze -> Silver -> Gold, publish
+  goldgate pipeline run [--rebuild]      Bronze -> Silver -> Gold, publish (--rebuild: build every mart,
+                                         even those whose served run is what a build would write)
   goldgate ingest zoho [--entity E]... [--full]
                                          pull Zoho Books into Bronze incrementally (ZOHO_* settings)
   goldgate ingest reconcile [--entity E]...
@@ -75,8 +76,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'token':
       return token(config, rest);
     case 'pipeline':
-      if (rest[0] !== 'run') throw new UsageError('expected: goldgate pipeline run');
-      return pipeline(config);
+      if (rest[0] !== 'run') throw new UsageError('expected: goldgate pipeline run [--rebuild]');
+      return pipeline(config, rest.slice(1));
     case 'publish':
       return publish(config, rest);
     case 'ingest':
@@ -283,7 +284,8 @@ async function token(config: Config, args: readonly string[]): Promise<number> {
   return 0;
 }
 
-async function pipeline(config: Config): Promise<number> {
+async function pipeline(config: Config, args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({ args: [...args], options: { rebuild: { type: 'boolean' } } });
   return withLake(config, async ({ store, engine }) => {
     // On the aws home the same orchestration runs its steps on Athena.
     const home = transformHomeFor(config, store, engine);
@@ -292,6 +294,7 @@ async function pipeline(config: Config): Promise<number> {
       engine,
       ...(home ? { home } : {}),
       lockTtlMs: config.pipeline.lockTtlMs,
+      ...(values.rebuild ? { rebuildGold: true } : {}),
       onProgress: (e) => progress(`[${e.index}/${e.total}] ${e.step}: ${e.detail}`),
     });
     progress(`pipeline run ${report.runId} ${report.status}`);

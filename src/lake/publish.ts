@@ -129,6 +129,53 @@ export async function publishRun(
   return pointer;
 }
 
+/** What `confirmServed` needs: the served run's checks run again, and the times of this confirmation. */
+export interface ConfirmRequest {
+  /** The pointer read before the checks: its run's data is what a build now would write again. */
+  readonly served: LatestPointer;
+  readonly rowCount: number;
+  readonly checks: readonly CheckResult[];
+  /** The data's new as-of time (the pipeline's run start). */
+  readonly now: Date;
+  /** The moment of the confirmation. */
+  readonly readyAt: Date;
+}
+
+/**
+ * Serve the same run again as of `now`, when a build now would write exactly
+ * its data (the pipeline's Gold reuse): no new run, one pointer write, so
+ * freshness (`built_at`) moves on with the data's as-of time while the files
+ * stay those of the run. The served run's checks were run again first: a
+ * failed blocking check leaves the pointer as it is (`PublishBlockedError`),
+ * as it leaves a new run unpublished. The run's manifest is not touched: a
+ * complete run never changes. Like `publishRun`, it runs under the pipeline
+ * lock, and the last pointer write wins.
+ */
+export async function confirmServed(
+  store: ObjectStore,
+  dataset: VersionedDataset,
+  request: ConfirmRequest,
+): Promise<LatestPointer> {
+  const { served } = request;
+  const runId = assertRunId(served.run_id);
+  const failed = request.checks.filter((c) => c.blocking && !c.passed).map((c) => c.name);
+  if (failed.length > 0) throw new PublishBlockedError(dataset.label, failed);
+  const now = request.now.toISOString();
+  const pointer: LatestPointer = {
+    run_id: runId,
+    schema_version: dataset.schemaVersion,
+    published_at: now,
+    path: runPrefix(dataset, runId),
+    row_count: request.rowCount,
+    checks: [...request.checks],
+    ready_at: request.readyAt.toISOString(),
+    built_at: now,
+    ...(served.newest_source_change ? { newest_source_change: served.newest_source_change } : {}),
+  };
+  await store.replace(latestKey(dataset), jsonBody(pointer));
+  return pointer;
+}
+
 /** The version readers must use now, or `undefined` if nothing was ever published. */
 export async function resolveLatest(
   store: ObjectStore,

@@ -57,7 +57,7 @@ export function formatRuns(runs: readonly RunSummary[]): string {
     const active = run.steps.filter((s) => s.status !== 'skipped');
     const rows = active.map((s) => [
       `  ${s.step}`,
-      s.status,
+      s.reused ? `${s.status} (reused ${s.runId ?? 'run'})` : s.status,
       `in ${count(s.rowsIn)}`,
       `out ${count(s.rowsOut)}`,
       s.quarantined ? `quarantined ${count(s.quarantined)}` : '',

@@ -22,6 +22,7 @@ const stepSchema = z.object({
   recovered: z.number().optional(),
   durationMs: z.number(),
   runId: z.string().optional(),
+  reused: z.boolean().optional(),
   checks: z.array(checkResultSchema),
   inputs: z.record(z.string(), z.unknown()).optional(),
 });

@@ -3,23 +3,32 @@ import type { QueryEngine } from '../adapters/query-engine/port.js';
 import { isGoldgateError } from '../errors.js';
 import { PublishBlockedError } from '../lake/errors.js';
 import { jsonBody } from '../lake/json.js';
-import { goldDataset, runPrefix, runReportKey, silverDataset } from '../lake/layout.js';
+import {
+  goldDataset,
+  runPrefix,
+  runReportKey,
+  silverDataset,
+  type VersionedDataset,
+} from '../lake/layout.js';
 import { acquireLock } from '../lake/lock.js';
 import {
   type CheckResult,
+  confirmServed,
   type GoldLineage,
   type LatestPointer,
   publishRun,
+  readRunManifest,
   resolveLatest,
   type SilverInput,
 } from '../lake/publish.js';
 import { newRunId, utcDate } from '../lake/run-id.js';
-import { duckdbDialect } from '../sql/dialect.js';
+import { duckdbDialect, type SqlDialect } from '../sql/dialect.js';
 import { ident, raw, type SqlFragment, sql } from '../sql/fragment.js';
 import { type CommittedBronzeRun, listCommittedBronzeRuns } from './bronze-runs.js';
 import { runMartChecks } from './checks.js';
 import { ENTITIES, type EntityContract } from './entities.js';
 import { TransformError } from './errors.js';
+import { goldBuildKey } from './gold/build-key.js';
 import { GOLD_MODELS, type GoldModel } from './gold/index.js';
 import { earlierVersionModels, goldStepName } from './gold/versions.js';
 import {
@@ -54,7 +63,13 @@ export interface StepReport {
   /** Rows retried from quarantine that now pass (Silver steps). */
   readonly recovered?: number;
   readonly durationMs: number;
+  /** The run served after this step (a Gold step that reused the served run names that run). */
   readonly runId?: string;
+  /**
+   * A Gold step whose build key matched the served run's: nothing was built,
+   * its checks were run again and it is served as of this run.
+   */
+  readonly reused?: boolean;
   readonly checks: readonly CheckResult[];
   readonly inputs?: Record<string, unknown>;
 }
@@ -91,6 +106,12 @@ export interface PipelineOptions {
   readonly onProgress?: (event: ProgressEvent) => void;
   /** Build only these Gold models (default: all). For operators and for tests of the mechanics. */
   readonly models?: readonly GoldModel[];
+  /**
+   * Build every Gold mart even when the served run has the same build key
+   * (default false: such a mart is checked again and served as of this run,
+   * with no build). For operators after a change the key cannot see.
+   */
+  readonly rebuildGold?: boolean;
   /** Where the steps run (default: the embedded engine over `store`, `embeddedHome`). */
   readonly home?: TransformHome;
 }
@@ -143,6 +164,8 @@ export interface SilverRead {
  * AWS: Iceberg tables kept with MERGE and Gold CTAS on Athena (`transform/athena/run.ts`).
  */
 export interface TransformHome {
+  /** The SQL flavour Gold models are rendered in here. */
+  readonly dialect: SqlDialect;
   /** Under the lock, before the first step: clear a crashed run's scratch, create what is missing. */
   prepare(runId: string): Promise<void>;
   /** Apply the input to the entity's next Silver version, not yet published. */
@@ -172,6 +195,7 @@ export function embeddedHome(options: {
 }): TransformHome {
   const { store, engine } = options;
   return {
+    dialect: duckdbDialect,
     // A merge's scratch is a table inside the engine, gone with it: nothing to clear or create.
     prepare: async () => {},
     mergeSilver: async (input) => {
@@ -307,7 +331,12 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
         }),
       );
       steps.push(report);
-      progress(step, `${report.status}: ${report.rowsOut} rows`);
+      progress(
+        step,
+        report.reused
+          ? `${report.status}: ${report.rowsOut} rows, unchanged: run ${report.runId} reused`
+          : `${report.status}: ${report.rowsOut} rows`,
+      );
     }
     const report: PipelineReport = {
       runId,
@@ -548,24 +577,36 @@ async function goldStep(
   }
   const lineage = goldLineage(read);
   const dataset = goldDataset(model.mart.name, model.mart.schemaVersion);
-  const prefix = runPrefix(dataset, runId);
-  await home.buildGold({ model, inputs: relations, runId, asOf: utcDate(startedAt), prefix });
+  const asOf = utcDate(startedAt);
+  const buildKey = goldBuildKey({
+    model,
+    query: model.query({ inputs: relations, asOf, dialect: home.dialect }),
+    dialect: home.dialect.name,
+    silverRuns,
+    asOf,
+  });
+  const served = options.rebuildGold ? undefined : await reusableRun(store, dataset, buildKey);
+  // Reuse: the served run is what this build would write; it is checked again and served as of this run.
+  const target = served
+    ? { runId: served.run_id, prefix: served.path }
+    : { runId, prefix: runPrefix(dataset, runId) };
+  if (!served) await home.buildGold({ model, inputs: relations, runId, asOf, prefix: target.prefix });
   const relation = engine.martRelation({
     mart: model.mart.name,
     schemaVersion: model.mart.schemaVersion,
-    runId,
-    prefix,
+    runId: target.runId,
+    prefix: target.prefix,
   });
   const others: Record<string, SqlFragment> = {};
   for (const ref of model.mart.checks?.references ?? []) {
-    const target = GOLD_MODELS.find((m) => m.mart.name === ref.mart)?.mart;
-    const pointer = target
-      ? await resolveLatest(store, goldDataset(target.name, target.schemaVersion))
+    const other = GOLD_MODELS.find((m) => m.mart.name === ref.mart)?.mart;
+    const pointer = other
+      ? await resolveLatest(store, goldDataset(other.name, other.schemaVersion))
       : undefined;
-    if (target && pointer) {
+    if (other && pointer) {
       others[ref.mart] = engine.martRelation({
-        mart: target.name,
-        schemaVersion: target.schemaVersion,
+        mart: other.name,
+        schemaVersion: other.schemaVersion,
         runId: pointer.run_id,
         prefix: pointer.path,
       });
@@ -575,21 +616,26 @@ async function goldStep(
   const readyAt = await assertHeld();
   let status: StepReport['status'] = 'published';
   try {
-    await publishRun(store, dataset, {
-      runId,
-      rowCount,
-      checks,
-      now: startedAt,
-      readyAt,
-      details: { silver_runs: silverRuns, as_of: utcDate(startedAt) },
-      lineage,
-    });
+    if (served) {
+      await confirmServed(store, dataset, { served, rowCount, checks, now: startedAt, readyAt });
+    } else {
+      await publishRun(store, dataset, {
+        runId,
+        rowCount,
+        checks,
+        now: startedAt,
+        readyAt,
+        details: { silver_runs: silverRuns, as_of: asOf, build_key: buildKey },
+        lineage,
+      });
+    }
   } catch (error) {
     // A blocked run keeps its check results beside it; the previous version keeps serving.
     if (!(error instanceof PublishBlockedError)) throw error;
     status = 'blocked';
   }
-  if (status === 'published') await home.published(model, runId);
+  // A reused run is already the one the home serves (its catalog view on Athena).
+  if (status === 'published' && !served) await home.published(model, runId);
   return {
     step,
     status,
@@ -597,8 +643,25 @@ async function goldStep(
     rowsOut: rowCount,
     quarantined: 0,
     durationMs: Date.now() - began,
-    runId,
+    runId: target.runId,
+    ...(served ? { reused: true } : {}),
     checks,
     inputs: { silver_runs: silverRuns },
   };
+}
+
+/**
+ * The served run of a Gold dataset when it was built with `buildKey`: a
+ * build now would write the same rows. Not after a rollback: an operator
+ * chose that version by hand, and the next run builds afresh.
+ */
+async function reusableRun(
+  store: ObjectStore,
+  dataset: VersionedDataset,
+  buildKey: string,
+): Promise<LatestPointer | undefined> {
+  const pointer = await resolveLatest(store, dataset);
+  if (!pointer || pointer.rolled_back_from !== undefined) return undefined;
+  const manifest = await readRunManifest(store, dataset, pointer.run_id);
+  return manifest?.details.build_key === buildKey ? pointer : undefined;
 }

@@ -86,6 +86,7 @@ export function athenaHome(options: AthenaHomeOptions): TransformHome {
     (await engine.query({ sql: statement.sql, label: statement.label })).rows;
 
   return {
+    dialect: trinoDialect,
     async prepare() {
       const existing = new Set(
         (await query(existingTablesQuery(config))).map(

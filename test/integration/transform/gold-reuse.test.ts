@@ -1,0 +1,218 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
+import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
+import { goldDataset } from '../../../src/lake/layout.js';
+import { listCompleteRuns, readRunManifest, resolveLatest, rollbackTo } from '../../../src/lake/publish.js';
+import { listPipelineRuns } from '../../../src/ops/runs.js';
+import { sql } from '../../../src/sql/fragment.js';
+import { dynamoUsageEvents } from '../../../src/transform/entities.js';
+import { GOLD_MODELS } from '../../../src/transform/gold/index.js';
+import { goldStepName } from '../../../src/transform/gold/versions.js';
+import { type PipelineReport, runPipeline, type StepReport } from '../../../src/transform/pipeline.js';
+import { contact, invoice, landEvents } from '../../support/builders/bronze.js';
+import { productAccount, productUser, usageEvent } from '../../support/builders/usage.js';
+
+/**
+ * Gold reuse: a mart whose build key (rendered SQL, Silver versions read,
+ * as_of) matches its served run is not built again; the served run is
+ * checked again and served as of the new run. Anything that changes what a
+ * build would write builds anew.
+ */
+describe('Gold reuse of unchanged marts', () => {
+  let dir: string;
+  let store: LocalObjectStore;
+  let engine: DuckDbQueryEngine;
+  const at = (iso: string) => (): Date => new Date(iso);
+  const T = (day: string, time = '10:00:00'): string => `2026-${day}T${time}.000Z`;
+
+  const goldSteps = (report: PipelineReport): StepReport[] =>
+    report.steps.filter((s) => s.step.startsWith('gold.'));
+  const usageMarts = new Set(
+    GOLD_MODELS.filter((m) => Object.values(m.inputs).includes(dynamoUsageEvents)).map((m) =>
+      goldStepName(m.mart),
+    ),
+  );
+  const pointer = (mart: string) => resolveLatest(store, goldDataset(mart, 1));
+  const eventsIn = async (): Promise<number> => {
+    const p = await pointer('kpi_daily_usage');
+    if (!p) throw new Error('kpi_daily_usage not published');
+    const relation = engine.martRelation({
+      mart: 'kpi_daily_usage',
+      schemaVersion: 1,
+      runId: p.run_id,
+      prefix: p.path,
+    });
+    const { rows } = await engine.query({ sql: sql`SELECT sum(events) AS n FROM ${relation}` });
+    return Number(rows[0]?.n);
+  };
+
+  let first: PipelineReport;
+  let second: PipelineReport;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'goldgate-gold-reuse-'));
+    store = new LocalObjectStore(join(dir, 'lake'));
+    engine = await DuckDbQueryEngine.create({ store });
+    const day1 = new Date('2026-11-20T12:00:00Z');
+    await landEvents(
+      store,
+      'zoho_books',
+      'contacts',
+      [contact('C1', T('10-01'), { name: 'Acme', country: 'Germany' })],
+      day1,
+    );
+    await landEvents(
+      store,
+      'zoho_books',
+      'invoices',
+      [
+        invoice('I1', T('10-02'), {
+          customer: 'C1',
+          status: 'sent',
+          date: '2026-10-02',
+          due: '2026-11-01',
+          total: 100,
+          balance: 100,
+        }),
+      ],
+      day1,
+    );
+    await landEvents(
+      store,
+      'dynamodb',
+      'accounts',
+      [productAccount('A1', { region: 'EU', contact: 'C1', signupAt: T('09-01') })],
+      day1,
+    );
+    await landEvents(
+      store,
+      'dynamodb',
+      'users',
+      [productUser('u1', { account: 'A1', createdAt: T('09-01') })],
+      day1,
+    );
+    await landEvents(
+      store,
+      'dynamodb',
+      'usage_events',
+      [usageEvent('e1', { account: 'A1', user: 'u1', type: 'report_run', at: T('11-10') })],
+      day1,
+    );
+    first = await runPipeline({ store, engine, now: at('2026-11-21T06:00:00Z') });
+    second = await runPipeline({ store, engine, now: at('2026-11-21T07:00:00Z') });
+  });
+
+  afterAll(async () => {
+    await engine.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('builds every mart on the first run, and records each build key', async () => {
+    expect(first.status).toBe('succeeded');
+    const steps = goldSteps(first);
+    expect(steps.length).toBe(GOLD_MODELS.length);
+    for (const s of steps) {
+      expect(s.reused, s.step).toBeUndefined();
+      expect(s.runId).toBe(first.runId);
+    }
+    for (const model of GOLD_MODELS) {
+      const manifest = await readRunManifest(
+        store,
+        goldDataset(model.mart.name, model.mart.schemaVersion),
+        first.runId,
+      );
+      expect(manifest?.details.build_key, model.mart.name).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+
+  it('reuses every served run when nothing changed: no new run, checks run again, freshness moves on', async () => {
+    expect(second.status).toBe('succeeded');
+    const steps = goldSteps(second);
+    expect(steps.length).toBe(GOLD_MODELS.length);
+    for (const s of steps) {
+      expect(s.reused, s.step).toBe(true);
+      expect(s.status).toBe('published');
+      expect(s.runId, s.step).toBe(first.runId);
+      expect(s.checks.length, s.step).toBeGreaterThan(0);
+    }
+    for (const model of GOLD_MODELS) {
+      const dataset = goldDataset(model.mart.name, model.mart.schemaVersion);
+      expect(await listCompleteRuns(store, dataset)).toEqual([first.runId]);
+      const p = await resolveLatest(store, dataset);
+      expect(p?.run_id).toBe(first.runId);
+      // The data is as of the second run: what a build then would have written.
+      expect(p?.built_at).toBe('2026-11-21T07:00:00.000Z');
+      expect(p?.ready_at).toBe('2026-11-21T07:00:00.000Z');
+      expect(p?.newest_source_change).toBeDefined();
+    }
+    // The run history reads reuse back.
+    const runs = await listPipelineRuns(store, { limit: 5 });
+    const recorded = runs.find((r) => r.runId === second.runId);
+    expect(recorded?.steps.filter((s) => s.reused).length).toBe(GOLD_MODELS.length);
+  });
+
+  it('rebuilds the marts that read an entity with new events, and only those', async () => {
+    const before = await eventsIn();
+    await landEvents(
+      store,
+      'dynamodb',
+      'usage_events',
+      [usageEvent('e2', { account: 'A1', user: 'u1', type: 'report_run', at: T('11-12') })],
+      new Date('2026-11-21T07:30:00Z'),
+    );
+    const third = await runPipeline({ store, engine, now: at('2026-11-21T08:00:00Z') });
+    expect(third.status).toBe('succeeded');
+    const rebuilt = goldSteps(third)
+      .filter((s) => !s.reused)
+      .map((s) => s.step)
+      .sort();
+    expect(rebuilt).toEqual([...usageMarts].sort());
+    expect(rebuilt.length).toBeGreaterThan(0);
+    expect(rebuilt.length).toBeLessThan(GOLD_MODELS.length);
+    for (const s of goldSteps(third)) expect(s.runId, s.step).toBe(s.reused ? first.runId : third.runId);
+    expect(await eventsIn()).toBe(before + 1);
+  });
+
+  it('rebuilds everything on a new as_of day, and on request', async () => {
+    const nextDay = await runPipeline({ store, engine, now: at('2026-11-22T06:00:00Z') });
+    expect(goldSteps(nextDay).filter((s) => s.reused)).toEqual([]);
+    const forced = await runPipeline({ store, engine, now: at('2026-11-22T07:00:00Z'), rebuildGold: true });
+    expect(goldSteps(forced).filter((s) => s.reused)).toEqual([]);
+    for (const s of goldSteps(forced)) expect(s.runId).toBe(forced.runId);
+    const again = await runPipeline({ store, engine, now: at('2026-11-22T08:00:00Z') });
+    for (const s of goldSteps(again)) expect(s.runId, s.step).toBe(forced.runId);
+  });
+
+  it('builds afresh after a rollback', async () => {
+    const dataset = goldDataset('invoices', 1);
+    const runs = await listCompleteRuns(store, dataset);
+    const earlier = runs.at(-2);
+    if (!earlier) throw new Error('expected two invoices runs');
+    await rollbackTo(store, dataset, earlier);
+    const next = await runPipeline({ store, engine, now: at('2026-11-22T09:00:00Z') });
+    const invoices = goldSteps(next).find((s) => s.step === 'gold.invoices');
+    expect(invoices?.reused).toBeUndefined();
+    expect(invoices?.runId).toBe(next.runId);
+    expect((await pointer('invoices'))?.run_id).toBe(next.runId);
+  });
+
+  it('checks a reused run again: a served run that now fails a blocking check is not served as of the new run', async () => {
+    const served = await pointer('customer_360');
+    if (!served) throw new Error('customer_360 not published');
+    // The served files changed under the lake (a bad copy, a hand edit): every row is now there twice.
+    const file = `${served.path}part-00000.parquet`;
+    const bytes = await store.get(file);
+    await store.put(`${served.path}part-00001.parquet`, bytes);
+    const next = await runPipeline({ store, engine, now: at('2026-11-22T10:00:00Z') });
+    const step = goldSteps(next).find((s) => s.step === 'gold.customer_360');
+    expect(step?.reused).toBe(true);
+    expect(step?.status).toBe('blocked');
+    expect(step?.checks.find((c) => c.name === 'unique_key')?.passed).toBe(false);
+    expect(next.status).toBe('blocked');
+    // The pointer is as it was: the confirmation did not happen.
+    expect(await pointer('customer_360')).toEqual(served);
+  });
+});
