@@ -7,6 +7,8 @@ import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
 import { checkpointKey } from '../../../src/lake/layout.js';
 import { acquireLock } from '../../../src/lake/lock.js';
 import { logger } from '../../../src/runtime/logger.js';
+import { GOLD_MODELS } from '../../../src/transform/gold/index.js';
+import { earlierVersionModels } from '../../../src/transform/gold/versions.js';
 import { PIPELINE_JOB } from '../../../src/transform/pipeline.js';
 
 /**
@@ -18,6 +20,8 @@ import { PIPELINE_JOB } from '../../../src/transform/pipeline.js';
  */
 
 const event = { id: 'evt-pipeline-1', 'detail-type': 'Scheduled Event' } as ScheduledEvent;
+/** Gold steps of a run: every model, earlier schema versions included. */
+const GOLD_STEPS = GOLD_MODELS.length + earlierVersionModels(GOLD_MODELS).length;
 const context = (id: string) => ({ awsRequestId: id, functionName: 'goldgate-test-pipeline' }) as Context;
 
 type Line = Record<string, unknown>;
@@ -56,6 +60,13 @@ const slaLines = (lines: readonly Line[]) =>
 describe('pipeline Lambda handler', () => {
   let root: string;
   let store: LocalObjectStore;
+
+  /** Keys of the pipeline's run reports. */
+  const reports = async (): Promise<string[]> => {
+    const keys: string[] = [];
+    for await (const info of store.list('_runs/pipeline/')) keys.push(info.key);
+    return keys;
+  };
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'goldgate-pipeline-handler-'));
@@ -104,6 +115,38 @@ describe('pipeline Lambda handler', () => {
     } finally {
       await store.delete(checkpointKey('silver'));
     }
+  });
+
+  it('reuses the served runs of unchanged marts, and rebuilds every mart when the invocation asks', async () => {
+    const { handler } = await import('../../../src/handlers/pipeline.js');
+    const finished = (lines: readonly Line[]) => lines.find((l) => l.message === 'pipeline finished');
+    const again = await printed(() => handler(event, context('req-run-4')));
+    expect(again.outcome.status).toBe('fulfilled');
+    const reused = Number(finished(again.lines)?.gold_reused);
+    // Nothing new since the first test's run: every mart is reused, unless UTC midnight passed in between (a new as_of).
+    const runs = await reports();
+    const days = new Set(runs.map((k) => /(\d{8})T/.exec(k)?.[1]));
+    expect(reused).toBe(days.size === 1 ? GOLD_STEPS : 0);
+
+    const forced = await printed(() =>
+      handler({ ...event, rebuildGold: true } as ScheduledEvent, context('req-run-5')),
+    );
+    expect(forced.outcome.status).toBe('fulfilled');
+    expect(finished(forced.lines)).toMatchObject({ status: 'succeeded', gold_reused: 0 });
+  });
+
+  it('refuses an invocation it does not understand, before running anything', async () => {
+    const { handler } = await import('../../../src/handlers/pipeline.js');
+    const before = (await reports()).length;
+    const { outcome } = await printed(() =>
+      handler({ ...event, rebuildGold: 'yes' } as unknown as ScheduledEvent, context('req-run-6')),
+    );
+    expect(outcome.status).toBe('rejected');
+    const reason =
+      outcome.status === 'rejected' ? (outcome.reason as { code?: string; message?: string }) : {};
+    expect(reason.code).toBe('INVALID_INVOCATION');
+    expect(reason.message).toContain('rebuildGold');
+    expect((await reports()).length).toBe(before);
   });
 
   it('checks nothing when another run holds the lock', async () => {
