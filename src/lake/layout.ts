@@ -104,6 +104,14 @@ export function latestKey(dataset: VersionedDataset): string {
   return `${dataset.prefix}_LATEST.json`;
 }
 
+/**
+ * `{dataset}_confirmed/{RUN_ID}.json`: a pipeline run that served the dataset's
+ * current run again as of its own start (Gold reuse), for SLA history.
+ */
+export function confirmationKey(dataset: VersionedDataset, runId: string): string {
+  return `${dataset.prefix}_confirmed/${assertRunId(runId)}.json`;
+}
+
 /** `quarantine/{source}/{entity}/ingest_date=.../run_id=.../rows.jsonl.gz` */
 export function quarantineKey(ref: BronzeRunRef): string {
   return `quarantine/${name(ref.source, 'source')}/${name(ref.entity, 'entity')}/ingest_date=${date(ref.ingestDate)}/run_id=${assertRunId(ref.runId)}/rows.jsonl.gz`;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ObjectStore } from '../adapters/object-store/port.js';
 import { PublishBlockedError, RunNotFoundError } from './errors.js';
 import { jsonBody, readJson } from './json.js';
-import { latestKey, runPrefix, type VersionedDataset } from './layout.js';
+import { confirmationKey, latestKey, runPrefix, type VersionedDataset } from './layout.js';
 import { assertRunId } from './run-id.js';
 
 /** The outcome of one data-quality check, recorded beside the run and in the pointer. */
@@ -129,8 +129,23 @@ export async function publishRun(
   return pointer;
 }
 
+/**
+ * `_confirmed/{RUN_ID}.json`: one confirmation by the pipeline run `RUN_ID`.
+ * Run folders record builds; these record the times a run was served anew
+ * without one, so a deadline SLA can find the first version covering a day.
+ */
+export const confirmationSchema = z.object({
+  /** The Gold run served again. */
+  run_id: z.string(),
+  built_at: z.string(),
+  ready_at: z.string(),
+});
+export type Confirmation = z.infer<typeof confirmationSchema>;
+
 /** What `confirmServed` needs: the served run's checks run again, and the times of this confirmation. */
 export interface ConfirmRequest {
+  /** The pipeline run confirming (names its `_confirmed/` record). */
+  readonly confirmedBy: string;
   /** The pointer read before the checks: its run's data is what a build now would write again. */
   readonly served: LatestPointer;
   readonly rowCount: number;
@@ -148,8 +163,10 @@ export interface ConfirmRequest {
  * stay those of the run. The served run's checks were run again first: a
  * failed blocking check leaves the pointer as it is (`PublishBlockedError`),
  * as it leaves a new run unpublished. The run's manifest is not touched: a
- * complete run never changes. Like `publishRun`, it runs under the pipeline
- * lock, and the last pointer write wins.
+ * complete run never changes; `_confirmed/{confirmedBy}.json` records the
+ * confirmation for SLA history, written after the pointer so that it never
+ * claims a version that was not served. Like `publishRun`, it runs under the
+ * pipeline lock, and the last pointer write wins.
  */
 export async function confirmServed(
   store: ObjectStore,
@@ -173,6 +190,12 @@ export async function confirmServed(
     ...(served.newest_source_change ? { newest_source_change: served.newest_source_change } : {}),
   };
   await store.replace(latestKey(dataset), jsonBody(pointer));
+  const confirmation: Confirmation = {
+    run_id: runId,
+    built_at: now,
+    ready_at: request.readyAt.toISOString(),
+  };
+  await store.put(confirmationKey(dataset, assertRunId(request.confirmedBy)), jsonBody(confirmation));
   return pointer;
 }
 

@@ -1,8 +1,15 @@
 import type { ObjectStore } from '../adapters/object-store/port.js';
 import { findMart, MARTS } from '../catalog/index.js';
 import type { MartDef } from '../catalog/types.js';
-import { goldDataset, type VersionedDataset } from '../lake/layout.js';
-import { type LatestPointer, type RunManifest, readRunManifest, resolveLatest } from '../lake/publish.js';
+import { readJson } from '../lake/json.js';
+import { confirmationKey, goldDataset, type VersionedDataset } from '../lake/layout.js';
+import {
+  confirmationSchema,
+  type LatestPointer,
+  type RunManifest,
+  readRunManifest,
+  resolveLatest,
+} from '../lake/publish.js';
 import { RUN_ID_PATTERN, runIdTime } from '../lake/run-id.js';
 import { UnknownMartError } from './errors.js';
 import { evaluateSla, type MartFacts, type PublishedVersion, type SlaState } from './sla.js';
@@ -174,9 +181,10 @@ async function martFacts(
 
 /**
  * For yesterday and today (local), the first complete run built after the
- * day's local midnight, if it came before the served one: a mart rebuilt every
- * hour serves a version from after the deadline, yet the day may have been
- * covered in time. Listing is bounded to the run ids of those days.
+ * day's local midnight, and the first confirmation of a reused run after it,
+ * if they came before the served one: a mart rebuilt every hour serves a
+ * version from after the deadline, yet the day may have been covered in time.
+ * Listing is bounded to the run ids of those days.
  */
 async function firstCoveringRuns(
   store: ObjectStore,
@@ -190,28 +198,59 @@ async function firstCoveringRuns(
   const from = cutoffs[0];
   if (!from || served.builtAt < from) return [];
   const runs = await completeRunsBetween(store, dataset, from, served.builtAt);
+  // A reused run served anew (Gold reuse) covers a day as a build would: its confirmations count too.
+  const confirmations = await keysBetween(
+    store,
+    `${dataset.prefix}_confirmed/`,
+    from,
+    served.builtAt,
+    /\/([^/]+)\.json$/,
+  );
   const found: PublishedVersion[] = [];
+  const seen = new Set<string>();
   for (const cutoff of cutoffs) {
     const first = runs.find((r) => runIdTime(r) >= cutoff && r !== served.runId);
-    if (!first || found.some((v) => v.runId === first)) continue;
-    const manifest = await readRunManifest(store, dataset, first);
-    if (manifest) found.push(versionOf(first, manifest.completed_at, manifest.ready_at));
+    if (first && !seen.has(first)) {
+      seen.add(first);
+      const manifest = await readRunManifest(store, dataset, first);
+      if (manifest) found.push(versionOf(first, manifest.completed_at, manifest.ready_at));
+    }
+    const confirmedBy = confirmations.find((r) => runIdTime(r) >= cutoff);
+    if (confirmedBy && !seen.has(`confirmed:${confirmedBy}`)) {
+      seen.add(`confirmed:${confirmedBy}`);
+      const c = await readJson(store, confirmationKey(dataset, confirmedBy), confirmationSchema);
+      if (c) found.push(versionOf(c.run_id, c.built_at, c.ready_at));
+    }
   }
   return found;
 }
 
 /** Complete runs whose id time lies in [from, to], oldest first, listing only the UTC days concerned. */
-async function completeRunsBetween(
+function completeRunsBetween(
   store: ObjectStore,
   dataset: VersionedDataset,
   from: Date,
   to: Date,
 ): Promise<string[]> {
+  return keysBetween(store, `${dataset.prefix}run_id=`, from, to, /run_id=([^/]+)\/_SUCCESS$/);
+}
+
+/**
+ * Run ids, taken from keys under `prefix` + `YYYYMMDD` by `pattern`, whose time
+ * lies in [from, to], oldest first; lists only the UTC days concerned.
+ */
+async function keysBetween(
+  store: ObjectStore,
+  prefix: string,
+  from: Date,
+  to: Date,
+  pattern: RegExp,
+): Promise<string[]> {
   const runs: string[] = [];
   const last = to.toISOString().slice(0, 10);
   for (let day = from.toISOString().slice(0, 10); day <= last; day = addDays(day, 1)) {
-    for await (const info of store.list(`${dataset.prefix}run_id=${day.replaceAll('-', '')}`)) {
-      const m = /run_id=([^/]+)\/_SUCCESS$/.exec(info.key);
+    for await (const info of store.list(`${prefix}${day.replaceAll('-', '')}`)) {
+      const m = pattern.exec(info.key);
       if (!m?.[1] || !RUN_ID_PATTERN.test(m[1])) continue;
       const at = runIdTime(m[1]);
       if (at >= from && at <= to) runs.push(m[1]);

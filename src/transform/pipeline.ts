@@ -1,6 +1,6 @@
 import type { ObjectStore } from '../adapters/object-store/port.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
-import { isGoldgateError } from '../errors.js';
+import { describeError, isGoldgateError } from '../errors.js';
 import { PublishBlockedError } from '../lake/errors.js';
 import { jsonBody } from '../lake/json.js';
 import {
@@ -17,11 +17,13 @@ import {
   type GoldLineage,
   type LatestPointer,
   publishRun,
+  type RunManifest,
   readRunManifest,
   resolveLatest,
   type SilverInput,
 } from '../lake/publish.js';
 import { newRunId, utcDate } from '../lake/run-id.js';
+import { logger } from '../runtime/logger.js';
 import { duckdbDialect, type SqlDialect } from '../sql/dialect.js';
 import { ident, raw, type SqlFragment, sql } from '../sql/fragment.js';
 import { type CommittedBronzeRun, listCommittedBronzeRuns } from './bronze-runs.js';
@@ -585,57 +587,103 @@ async function goldStep(
     silverRuns,
     asOf,
   });
-  const served = options.rebuildGold ? undefined : await reusableRun(store, dataset, buildKey);
-  // Reuse: the served run is what this build would write; it is checked again and served as of this run.
-  const target = served
-    ? { runId: served.run_id, prefix: served.path }
-    : { runId, prefix: runPrefix(dataset, runId) };
-  if (!served) await home.buildGold({ model, inputs: relations, runId, asOf, prefix: target.prefix });
-  const relation = engine.martRelation({
-    mart: model.mart.name,
-    schemaVersion: model.mart.schemaVersion,
-    runId: target.runId,
-    prefix: target.prefix,
-  });
-  const others: Record<string, SqlFragment> = {};
-  for (const ref of model.mart.checks?.references ?? []) {
-    const other = GOLD_MODELS.find((m) => m.mart.name === ref.mart)?.mart;
-    const pointer = other
-      ? await resolveLatest(store, goldDataset(other.name, other.schemaVersion))
-      : undefined;
-    if (other && pointer) {
-      others[ref.mart] = engine.martRelation({
-        mart: other.name,
-        schemaVersion: other.schemaVersion,
-        runId: pointer.run_id,
-        prefix: pointer.path,
-      });
+  const checkRun = async (target: { runId: string; prefix: string }) => {
+    const relation = engine.martRelation({
+      mart: model.mart.name,
+      schemaVersion: model.mart.schemaVersion,
+      runId: target.runId,
+      prefix: target.prefix,
+    });
+    const others: Record<string, SqlFragment> = {};
+    for (const ref of model.mart.checks?.references ?? []) {
+      const other = GOLD_MODELS.find((m) => m.mart.name === ref.mart)?.mart;
+      const pointer = other
+        ? await resolveLatest(store, goldDataset(other.name, other.schemaVersion))
+        : undefined;
+      if (other && pointer) {
+        others[ref.mart] = engine.martRelation({
+          mart: other.name,
+          schemaVersion: other.schemaVersion,
+          runId: pointer.run_id,
+          prefix: pointer.path,
+        });
+      }
     }
+    return runMartChecks(engine, model.mart, relation, others);
+  };
+
+  const reusable = options.rebuildGold ? undefined : await reusableRun(store, dataset, buildKey);
+  let refused: string | undefined;
+  if (reusable) {
+    // The served run is what a build would write, if its files are still what was published: check it again.
+    const { pointer, manifest } = reusable;
+    let failure: unknown;
+    const result = await checkRun({ runId: pointer.run_id, prefix: pointer.path }).catch((error: unknown) => {
+      failure = error;
+      return undefined;
+    });
+    refused = !result
+      ? 'checks_failed_to_run'
+      : result.checks.some((c) => c.blocking && !c.passed)
+        ? 'blocking_check_failed'
+        : result.rowCount !== manifest.row_count
+          ? 'row_count_changed'
+          : undefined;
+    if (result && !refused) {
+      const readyAt = await assertHeld();
+      await confirmServed(store, dataset, {
+        confirmedBy: runId,
+        served: pointer,
+        rowCount: result.rowCount,
+        checks: result.checks,
+        now: startedAt,
+        readyAt,
+      });
+      // Idempotent: a view left behind by a failed publication earlier is moved to the served run.
+      await home.published(model, pointer.run_id);
+      return {
+        step,
+        status: 'published',
+        rowsIn: lineage.silver.reduce((sum, s) => sum + s.row_count, 0),
+        rowsOut: result.rowCount,
+        quarantined: 0,
+        durationMs: Date.now() - began,
+        runId: pointer.run_id,
+        reused: true,
+        checks: result.checks,
+        inputs: { silver_runs: silverRuns },
+      };
+    }
+    // The served files no longer pass: build afresh, which heals them.
+    logger.warn('gold run not reused: building afresh', {
+      mart: model.mart.name,
+      run_id: pointer.run_id,
+      reason: refused,
+      ...(failure === undefined ? {} : { error: describeError(failure) }),
+    });
   }
-  const { rowCount, checks } = await runMartChecks(engine, model.mart, relation, others);
+
+  const prefix = runPrefix(dataset, runId);
+  await home.buildGold({ model, inputs: relations, runId, asOf, prefix });
+  const { rowCount, checks } = await checkRun({ runId, prefix });
   const readyAt = await assertHeld();
   let status: StepReport['status'] = 'published';
   try {
-    if (served) {
-      await confirmServed(store, dataset, { served, rowCount, checks, now: startedAt, readyAt });
-    } else {
-      await publishRun(store, dataset, {
-        runId,
-        rowCount,
-        checks,
-        now: startedAt,
-        readyAt,
-        details: { silver_runs: silverRuns, as_of: asOf, build_key: buildKey },
-        lineage,
-      });
-    }
+    await publishRun(store, dataset, {
+      runId,
+      rowCount,
+      checks,
+      now: startedAt,
+      readyAt,
+      details: { silver_runs: silverRuns, as_of: asOf, build_key: buildKey },
+      lineage,
+    });
   } catch (error) {
     // A blocked run keeps its check results beside it; the previous version keeps serving.
     if (!(error instanceof PublishBlockedError)) throw error;
     status = 'blocked';
   }
-  // A reused run is already the one the home serves (its catalog view on Athena).
-  if (status === 'published' && !served) await home.published(model, runId);
+  if (status === 'published') await home.published(model, runId);
   return {
     step,
     status,
@@ -643,10 +691,9 @@ async function goldStep(
     rowsOut: rowCount,
     quarantined: 0,
     durationMs: Date.now() - began,
-    runId: target.runId,
-    ...(served ? { reused: true } : {}),
+    runId,
     checks,
-    inputs: { silver_runs: silverRuns },
+    inputs: { silver_runs: silverRuns, ...(refused ? { not_reused: refused } : {}) },
   };
 }
 
@@ -659,9 +706,9 @@ async function reusableRun(
   store: ObjectStore,
   dataset: VersionedDataset,
   buildKey: string,
-): Promise<LatestPointer | undefined> {
+): Promise<{ readonly pointer: LatestPointer; readonly manifest: RunManifest } | undefined> {
   const pointer = await resolveLatest(store, dataset);
   if (!pointer || pointer.rolled_back_from !== undefined) return undefined;
   const manifest = await readRunManifest(store, dataset, pointer.run_id);
-  return manifest?.details.build_key === buildKey ? pointer : undefined;
+  return manifest?.details.build_key === buildKey ? { pointer, manifest } : undefined;
 }

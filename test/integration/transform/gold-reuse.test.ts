@@ -1,17 +1,25 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
 import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
-import { goldDataset } from '../../../src/lake/layout.js';
+import { confirmationKey, goldDataset } from '../../../src/lake/layout.js';
 import { listCompleteRuns, readRunManifest, resolveLatest, rollbackTo } from '../../../src/lake/publish.js';
+import { freshness } from '../../../src/ops/freshness.js';
 import { listPipelineRuns } from '../../../src/ops/runs.js';
+import { DEFAULT_SLAS } from '../../../src/ops/sla-config.js';
 import { sql } from '../../../src/sql/fragment.js';
 import { dynamoUsageEvents } from '../../../src/transform/entities.js';
 import { GOLD_MODELS } from '../../../src/transform/gold/index.js';
 import { goldStepName } from '../../../src/transform/gold/versions.js';
-import { type PipelineReport, runPipeline, type StepReport } from '../../../src/transform/pipeline.js';
+import {
+  embeddedHome,
+  type PipelineReport,
+  runPipeline,
+  type StepReport,
+  type TransformHome,
+} from '../../../src/transform/pipeline.js';
 import { contact, invoice, landEvents } from '../../support/builders/bronze.js';
 import { productAccount, productUser, usageEvent } from '../../support/builders/usage.js';
 
@@ -26,6 +34,15 @@ describe('Gold reuse of unchanged marts', () => {
   let store: LocalObjectStore;
   let engine: DuckDbQueryEngine;
   const at = (iso: string) => (): Date => new Date(iso);
+  /** A clock that moves a second on at each read: publication comes after the run's start. */
+  const ticking = (iso: string) => {
+    let t = Date.parse(iso);
+    return (): Date => {
+      const d = new Date(t);
+      t += 1000;
+      return d;
+    };
+  };
   const T = (day: string, time = '10:00:00'): string => `2026-${day}T${time}.000Z`;
 
   const goldSteps = (report: PipelineReport): StepReport[] =>
@@ -102,7 +119,7 @@ describe('Gold reuse of unchanged marts', () => {
       day1,
     );
     first = await runPipeline({ store, engine, now: at('2026-11-21T06:00:00Z') });
-    second = await runPipeline({ store, engine, now: at('2026-11-21T07:00:00Z') });
+    second = await runPipeline({ store, engine, now: ticking('2026-11-21T07:00:00Z') });
   });
 
   afterAll(async () => {
@@ -143,11 +160,21 @@ describe('Gold reuse of unchanged marts', () => {
       expect(await listCompleteRuns(store, dataset)).toEqual([first.runId]);
       const p = await resolveLatest(store, dataset);
       expect(p?.run_id).toBe(first.runId);
-      // The data is as of the second run: what a build then would have written.
-      expect(p?.built_at).toBe('2026-11-21T07:00:00.000Z');
-      expect(p?.ready_at).toBe('2026-11-21T07:00:00.000Z');
+      // The data is as of the second run's start: what a build then would have written.
+      expect(p?.built_at).toBe(second.startedAt);
+      expect(Date.parse(p?.ready_at ?? '')).toBeGreaterThan(Date.parse(second.startedAt));
       expect(p?.newest_source_change).toBeDefined();
+      // The confirmation is on record for SLA history.
+      const record = await store.getIfExists(confirmationKey(dataset, second.runId));
+      expect(JSON.parse(Buffer.from(record ?? '{}').toString())).toEqual({
+        run_id: first.runId,
+        built_at: p?.built_at,
+        ready_at: p?.ready_at,
+      });
     }
+    // References to other marts are checked again too.
+    const invoices = steps.find((s) => s.step === 'gold.invoices');
+    expect(invoices?.checks.filter((c) => c.name.startsWith('references_')).length).toBeGreaterThan(0);
     // The run history reads reuse back.
     const runs = await listPipelineRuns(store, { limit: 5 });
     const recorded = runs.find((r) => r.runId === second.runId);
@@ -199,20 +226,110 @@ describe('Gold reuse of unchanged marts', () => {
     expect((await pointer('invoices'))?.run_id).toBe(next.runId);
   });
 
-  it('checks a reused run again: a served run that now fails a blocking check is not served as of the new run', async () => {
+  it('builds afresh when the served files no longer pass their checks, which heals them', async () => {
     const served = await pointer('customer_360');
     if (!served) throw new Error('customer_360 not published');
     // The served files changed under the lake (a bad copy, a hand edit): every row is now there twice.
-    const file = `${served.path}part-00000.parquet`;
-    const bytes = await store.get(file);
+    const bytes = await store.get(`${served.path}part-00000.parquet`);
     await store.put(`${served.path}part-00001.parquet`, bytes);
     const next = await runPipeline({ store, engine, now: at('2026-11-22T10:00:00Z') });
+    expect(next.status).toBe('succeeded');
     const step = goldSteps(next).find((s) => s.step === 'gold.customer_360');
-    expect(step?.reused).toBe(true);
-    expect(step?.status).toBe('blocked');
-    expect(step?.checks.find((c) => c.name === 'unique_key')?.passed).toBe(false);
-    expect(next.status).toBe('blocked');
-    // The pointer is as it was: the confirmation did not happen.
-    expect(await pointer('customer_360')).toEqual(served);
+    expect(step?.reused).toBeUndefined();
+    expect(step?.inputs?.not_reused).toBe('blocking_check_failed');
+    expect(step?.checks.find((c) => c.name === 'unique_key')?.passed).toBe(true);
+    expect((await pointer('customer_360'))?.run_id).toBe(next.runId);
+    // Every other mart was reused.
+    expect(goldSteps(next).filter((s) => s.reused).length).toBe(GOLD_MODELS.length - 1);
+  });
+
+  it('builds afresh when rows went missing from the served files', async () => {
+    const served = await pointer('kpi_daily_usage');
+    if (!served) throw new Error('kpi_daily_usage not published');
+    const files: string[] = [];
+    for await (const info of store.list(served.path)) if (info.key.endsWith('.parquet')) files.push(info.key);
+    // Partitioned by date: one partition's file lost, every check on the rest still passes.
+    expect(files.length).toBeGreaterThan(1);
+    await store.delete(files[0] ?? '');
+    const next = await runPipeline({ store, engine, now: at('2026-11-22T11:00:00Z') });
+    const step = goldSteps(next).find((s) => s.step === 'gold.kpi_daily_usage');
+    expect(step?.inputs?.not_reused).toBe('row_count_changed');
+    expect(step?.rowsOut).toBe(served.row_count);
+    expect((await pointer('kpi_daily_usage'))?.run_id).toBe(next.runId);
+  });
+});
+
+/** A lake with one Zoho customer and one open invoice: enough for every Finance mart to build. */
+async function financeLake(): Promise<{ dir: string; store: LocalObjectStore; engine: DuckDbQueryEngine }> {
+  const dir = await mkdtemp(join(tmpdir(), 'goldgate-gold-reuse-'));
+  const store = new LocalObjectStore(join(dir, 'lake'));
+  const engine = await DuckDbQueryEngine.create({ store });
+  const day1 = new Date('2026-11-20T12:00:00Z');
+  const at = '2026-10-02T10:00:00.000Z';
+  await landEvents(store, 'zoho_books', 'contacts', [contact('C1', at, { name: 'Acme' })], day1);
+  await landEvents(
+    store,
+    'zoho_books',
+    'invoices',
+    [
+      invoice('I1', at, {
+        customer: 'C1',
+        status: 'sent',
+        date: '2026-10-02',
+        due: '2026-11-01',
+        total: 100,
+        balance: 100,
+      }),
+    ],
+    day1,
+  );
+  return { dir, store, engine };
+}
+
+describe('Gold reuse and what follows a served run', () => {
+  const at = (iso: string) => (): Date => new Date(iso);
+  let lake: Awaited<ReturnType<typeof financeLake>> | undefined;
+  afterEach(async () => {
+    await lake?.engine.close();
+    if (lake) await rm(lake.dir, { recursive: true, force: true });
+    lake = undefined;
+  });
+
+  it('a reuse after local midnight covers the day for a deadline SLA, even once a later build is served', async () => {
+    lake = await financeLake();
+    const { store, engine } = lake;
+    // customer_360 is due by 06:00 Asia/Kolkata. 18:00Z is 23:30 IST on 11-21; 19:00Z is 00:30 IST on 11-22.
+    await runPipeline({ store, engine, now: at('2026-11-21T18:00:00Z') });
+    const reuse = await runPipeline({ store, engine, now: at('2026-11-21T19:00:00Z') });
+    expect(reuse.steps.find((s) => s.step === 'gold.customer_360')?.reused).toBe(true);
+    // 01:00Z on 11-22 is 06:30 IST, after the deadline, on a new as_of: a build, served from then on.
+    await runPipeline({ store, engine, now: at('2026-11-22T01:00:00Z') });
+    const verdict = await freshness(store, 'customer_360', new Date('2026-11-22T01:30:00Z'), {
+      slas: DEFAULT_SLAS,
+    });
+    expect(verdict.sla.state).toBe('on_time');
+    expect(verdict.sla.deliveredAt).toBe('2026-11-21T19:00:00.000Z');
+  });
+
+  it('moves the home view to a reused run, when an earlier publication left it behind', async () => {
+    lake = await financeLake();
+    const { store, engine } = lake;
+    const views = new Map<string, string>();
+    let failOnce = true;
+    const home: TransformHome = {
+      ...embeddedHome({ store, engine }),
+      published: async (model, runId) => {
+        if (model.mart.name === 'invoices' && failOnce) {
+          failOnce = false;
+          throw new Error('throttled: CREATE OR REPLACE VIEW');
+        }
+        views.set(model.mart.name, runId);
+      },
+    };
+    await expect(runPipeline({ store, engine, home, now: at('2026-11-21T06:00:00Z') })).rejects.toThrow();
+    const second = await runPipeline({ store, engine, home, now: at('2026-11-21T07:00:00Z') });
+    expect(second.steps.find((s) => s.step === 'gold.invoices')?.reused).toBe(true);
+    const served = await resolveLatest(store, goldDataset('invoices', 1));
+    expect(views.get('invoices')).toBe(served?.run_id);
   });
 });

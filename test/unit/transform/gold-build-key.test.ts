@@ -35,6 +35,16 @@ describe('goldBuildKey', () => {
       { ...base, asOf: '2026-11-22' },
       { ...base, model: { ...model, mart: { ...model.mart, schemaVersion: model.mart.schemaVersion + 1 } } },
       { ...base, model: { ...model, mart: { ...model.mart, partitionBy: ['as_of'] } } },
+      {
+        ...base,
+        model: {
+          ...model,
+          mart: {
+            ...model.mart,
+            columns: model.mart.columns.map((c, i) => (i === 0 ? { ...c, sqlType: 'DATE' as const } : c)),
+          },
+        },
+      },
     ];
     const keys = new Set([goldBuildKey(base), ...variants.map((v) => goldBuildKey(v))]);
     expect(keys.size).toBe(variants.length + 1);
