@@ -23,6 +23,21 @@ import {
 import { contact, invoice, landEvents } from '../../support/builders/bronze.js';
 import { productAccount, productUser, usageEvent } from '../../support/builders/usage.js';
 
+/** One Zoho customer with one open invoice, landed as Bronze: enough for every Finance mart to build. */
+async function landCustomer(store: LocalObjectStore, at: Date): Promise<void> {
+  const changed = '2026-10-02T10:00:00.000Z';
+  await landEvents(store, 'zoho_books', 'contacts', [contact('C1', changed, { name: 'Acme' })], at);
+  const open = {
+    customer: 'C1',
+    status: 'sent',
+    date: '2026-10-02',
+    due: '2026-11-01',
+    total: 100,
+    balance: 100,
+  };
+  await landEvents(store, 'zoho_books', 'invoices', [invoice('I1', changed, open)], at);
+}
+
 /**
  * Gold reuse: a mart whose build key (rendered SQL, Silver versions read,
  * as_of) matches its served run is not built again; the served run is
@@ -74,29 +89,7 @@ describe('Gold reuse of unchanged marts', () => {
     store = new LocalObjectStore(join(dir, 'lake'));
     engine = await DuckDbQueryEngine.create({ store });
     const day1 = new Date('2026-11-20T12:00:00Z');
-    await landEvents(
-      store,
-      'zoho_books',
-      'contacts',
-      [contact('C1', T('10-01'), { name: 'Acme', country: 'Germany' })],
-      day1,
-    );
-    await landEvents(
-      store,
-      'zoho_books',
-      'invoices',
-      [
-        invoice('I1', T('10-02'), {
-          customer: 'C1',
-          status: 'sent',
-          date: '2026-10-02',
-          due: '2026-11-01',
-          total: 100,
-          balance: 100,
-        }),
-      ],
-      day1,
-    );
+    await landCustomer(store, day1);
     await landEvents(
       store,
       'dynamodb',
@@ -259,30 +252,12 @@ describe('Gold reuse of unchanged marts', () => {
   });
 });
 
-/** A lake with one Zoho customer and one open invoice: enough for every Finance mart to build. */
+/** A lake of `landCustomer` alone. */
 async function financeLake(): Promise<{ dir: string; store: LocalObjectStore; engine: DuckDbQueryEngine }> {
   const dir = await mkdtemp(join(tmpdir(), 'goldgate-gold-reuse-'));
   const store = new LocalObjectStore(join(dir, 'lake'));
   const engine = await DuckDbQueryEngine.create({ store });
-  const day1 = new Date('2026-11-20T12:00:00Z');
-  const at = '2026-10-02T10:00:00.000Z';
-  await landEvents(store, 'zoho_books', 'contacts', [contact('C1', at, { name: 'Acme' })], day1);
-  await landEvents(
-    store,
-    'zoho_books',
-    'invoices',
-    [
-      invoice('I1', at, {
-        customer: 'C1',
-        status: 'sent',
-        date: '2026-10-02',
-        due: '2026-11-01',
-        total: 100,
-        balance: 100,
-      }),
-    ],
-    day1,
-  );
+  await landCustomer(store, new Date('2026-11-20T12:00:00Z'));
   return { dir, store, engine };
 }
 
