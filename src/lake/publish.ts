@@ -70,6 +70,11 @@ export const latestPointerSchema = z.object({
 });
 export type LatestPointer = z.infer<typeof latestPointerSchema>;
 
+/** The names of the blocking checks that failed: any one keeps a run from being served. */
+export function failedBlockingChecks(checks: readonly CheckResult[]): string[] {
+  return checks.filter((c) => c.blocking && !c.passed).map((c) => c.name);
+}
+
 /** What `publishRun` needs once the run's data objects are written. */
 export interface PublishRequest {
   readonly runId: string;
@@ -95,7 +100,7 @@ export async function publishRun(
   request: PublishRequest,
 ): Promise<LatestPointer> {
   const runId = assertRunId(request.runId);
-  const failed = request.checks.filter((c) => c.blocking && !c.passed).map((c) => c.name);
+  const failed = failedBlockingChecks(request.checks);
   const prefix = runPrefix(dataset, runId);
   const now = (request.now ?? new Date()).toISOString();
   const manifest: RunManifest = {
@@ -175,9 +180,10 @@ export async function confirmServed(
 ): Promise<LatestPointer> {
   const { served } = request;
   const runId = assertRunId(served.run_id);
-  const failed = request.checks.filter((c) => c.blocking && !c.passed).map((c) => c.name);
+  const failed = failedBlockingChecks(request.checks);
   if (failed.length > 0) throw new PublishBlockedError(dataset.label, failed);
   const now = request.now.toISOString();
+  const readyAt = request.readyAt.toISOString();
   const pointer: LatestPointer = {
     run_id: runId,
     schema_version: dataset.schemaVersion,
@@ -185,17 +191,13 @@ export async function confirmServed(
     path: runPrefix(dataset, runId),
     row_count: request.rowCount,
     checks: [...request.checks],
-    ready_at: request.readyAt.toISOString(),
+    ready_at: readyAt,
     built_at: now,
     ...(served.newest_source_change ? { newest_source_change: served.newest_source_change } : {}),
   };
   await store.replace(latestKey(dataset), jsonBody(pointer));
-  const confirmation: Confirmation = {
-    run_id: runId,
-    built_at: now,
-    ready_at: request.readyAt.toISOString(),
-  };
-  await store.put(confirmationKey(dataset, assertRunId(request.confirmedBy)), jsonBody(confirmation));
+  const confirmation: Confirmation = { run_id: runId, built_at: now, ready_at: readyAt };
+  await store.put(confirmationKey(dataset, request.confirmedBy), jsonBody(confirmation));
   return pointer;
 }
 

@@ -14,6 +14,7 @@ import { acquireLock } from '../lake/lock.js';
 import {
   type CheckResult,
   confirmServed,
+  failedBlockingChecks,
   type GoldLineage,
   type LatestPointer,
   publishRun,
@@ -578,6 +579,7 @@ async function goldStep(
     silverRuns[`${contract.source}/${contract.entity}`] = input.lineage.run_id ?? 'none';
   }
   const lineage = goldLineage(read);
+  const rowsIn = lineage.silver.reduce((sum, s) => sum + s.row_count, 0);
   const dataset = goldDataset(model.mart.name, model.mart.schemaVersion);
   const asOf = utcDate(startedAt);
   const buildKey = goldBuildKey({
@@ -624,7 +626,7 @@ async function goldStep(
     });
     refused = !result
       ? 'checks_failed_to_run'
-      : result.checks.some((c) => c.blocking && !c.passed)
+      : failedBlockingChecks(result.checks).length > 0
         ? 'blocking_check_failed'
         : result.rowCount !== manifest.row_count
           ? 'row_count_changed'
@@ -644,7 +646,7 @@ async function goldStep(
       return {
         step,
         status: 'published',
-        rowsIn: lineage.silver.reduce((sum, s) => sum + s.row_count, 0),
+        rowsIn,
         rowsOut: result.rowCount,
         quarantined: 0,
         durationMs: Date.now() - began,
@@ -687,7 +689,7 @@ async function goldStep(
   return {
     step,
     status,
-    rowsIn: lineage.silver.reduce((sum, s) => sum + s.row_count, 0),
+    rowsIn,
     rowsOut: rowCount,
     quarantined: 0,
     durationMs: Date.now() - began,
