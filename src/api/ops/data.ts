@@ -107,6 +107,7 @@ function wireRun(r: RunSummary): OpsRun {
       quarantined: s.quarantined,
       condemned: s.condemned ?? 0,
       durationMs: s.durationMs,
+      reusedRun: s.reused ? (s.runId ?? null) : null,
     })),
     failedChecks: r.failedChecks.map((c) => ({ ...c })),
     quarantined: r.quarantined,

@@ -58,6 +58,8 @@ const stepSchema = z.object({
   quarantined: z.number(),
   condemned: z.number(),
   durationMs: z.number(),
+  /** The served run a Gold step checked and served again instead of building (Gold reuse); null when it built. */
+  reusedRun: z.nullable(z.string()),
 });
 
 const runSchema = z.object({

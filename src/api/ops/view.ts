@@ -133,7 +133,7 @@ export function runChart(runs: readonly OpsRun[], width = 640, height = 132): st
   return `<svg class="run-chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(caption)}"><title>${escapeHtml(caption)}</title>${axis}${bars}</svg>`;
 }
 
-/** The newest run that built a mart, and its step. */
+/** The newest run with a step for the mart (a build, or a reuse of its served run), and that step. */
 function lastBuild(
   mart: string,
   runs: readonly OpsRun[],
@@ -143,6 +143,13 @@ function lastBuild(
     if (step) return { run, step };
   }
   return undefined;
+}
+
+/** A step's status; a Gold step that served its unchanged run again says `reused`. */
+function stepBadge(s: OpsRun['steps'][number]): string {
+  const label = s.reusedRun ? 'reused' : s.status;
+  const title = s.reusedRun ? ` title="${escapeHtml(`${s.status}: ${s.reusedRun} served again`)}"` : '';
+  return `<span class="badge step-${s.status}"${title}>${escapeHtml(label)}</span>`;
 }
 
 function stateBadge(state: SlaState): string {
@@ -167,8 +174,11 @@ function martRow(m: OpsMart, data: OpsData): string {
           .join('')}</ul>`
       : '<span class="muted">–</span>';
   const last = build
-    ? `<span class="badge step-${build.step.status}">${escapeHtml(build.step.status)}</span> ${escapeHtml(duration(build.step.durationMs))}` +
-      `<div class="muted"><code title="${escapeHtml(build.run.runId)}">${escapeHtml(build.run.runId)}</code></div>`
+    ? `${stepBadge(build.step)} ${escapeHtml(duration(build.step.durationMs))}` +
+      `<div class="muted"><code title="${escapeHtml(build.run.runId)}">${escapeHtml(build.run.runId)}</code></div>` +
+      (build.step.reusedRun
+        ? `<div class="note">checked and served again: <code>${escapeHtml(build.step.reusedRun)}</code> unchanged</div>`
+        : '')
     : '<span class="muted">not built in these runs</span>';
   const checks: string[] = [];
   for (const c of build?.run.failedChecks.filter((f) => f.step === step) ?? []) {
@@ -192,7 +202,8 @@ function martRow(m: OpsMart, data: OpsData): string {
     checks.length > 0 ? `<ul class="plain">${checks.join('')}</ul>` : '<span class="ok">none</span>';
   const history = [...data.runs]
     .reverse()
-    .flatMap((run) => run.steps.filter((s) => s.step === step).map((s) => ({ run, s })))
+    // A reuse costs its checks only: its time is not a build's, so it stays off the build-time line.
+    .flatMap((run) => run.steps.filter((s) => s.step === step && !s.reusedRun).map((s) => ({ run, s })))
     .map(
       ({ run, s }): SparkPoint => ({
         value: s.durationMs,
@@ -252,7 +263,7 @@ function runRow(run: OpsRun, now: string): string {
   const steps = run.steps
     .map(
       (s) =>
-        `<tr class="step-row" data-step="${escapeHtml(s.step)}"><td><code>${escapeHtml(s.step)}</code></td><td><span class="badge step-${s.status}">${escapeHtml(s.status)}</span></td><td class="num">${escapeHtml(count(s.rowsIn))}</td><td class="num">${escapeHtml(count(s.rowsOut))}</td><td class="num">${escapeHtml(count(s.quarantined))}</td><td class="num">${escapeHtml(count(s.condemned))}</td><td class="num">${escapeHtml(duration(s.durationMs))}</td></tr>`,
+        `<tr class="step-row" data-step="${escapeHtml(s.step)}"><td><code>${escapeHtml(s.step)}</code></td><td>${stepBadge(s)}</td><td class="num">${escapeHtml(count(s.rowsIn))}</td><td class="num">${escapeHtml(count(s.rowsOut))}</td><td class="num">${escapeHtml(count(s.quarantined))}</td><td class="num">${escapeHtml(count(s.condemned))}</td><td class="num">${escapeHtml(duration(s.durationMs))}</td></tr>`,
     )
     .join('');
   return `<tr class="run" data-run="${escapeHtml(run.runId)}" data-status="${run.status}">

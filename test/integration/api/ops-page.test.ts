@@ -309,6 +309,7 @@ describe('the ops page in headless Chromium', () => {
       MARTS.map((m) => m.name),
     );
 
+    let reusedShown = 0;
     for (const mart of shown.marts) {
       const row = page.locator(`tr.mart[data-mart="${mart.mart}"]`);
       expect(await row.getAttribute('data-sla-state'), mart.mart).toBe(mart.sla.state);
@@ -327,10 +328,28 @@ describe('the ops page in headless Chromium', () => {
       expect(await row.locator('td').nth(1).textContent(), mart.mart).toContain(
         pointer?.run_id ?? 'never published',
       );
-      // A build-time sparkline: a point per run that built the mart.
-      const builds = shown.runs.filter((r) => r.steps.some((s) => s.step === `gold.${mart.mart}`)).length;
+      // A build-time sparkline: a point per run that built the mart (a reuse of its served run is no build).
+      const steps = shown.runs.flatMap((r) => r.steps.filter((s) => s.step === `gold.${mart.mart}`));
+      const builds = steps.filter((s) => s.reusedRun === null).length;
       expect(await row.locator('svg.spark circle').count(), mart.mart).toBe(builds);
+      // The last build column says when the newest run served the unchanged run again.
+      const newest = steps[0];
+      if (newest?.reusedRun) {
+        expect(await row.locator('td').nth(4).textContent(), mart.mart).toContain('reused');
+      }
+      // Each run's step table says which steps served their unchanged run again.
+      for (const run of shown.runs) {
+        const s = run.steps.find((x) => x.step === `gold.${mart.mart}`);
+        if (!s) continue;
+        const badge = page.locator(
+          `tr.run[data-run="${run.runId}"] tr.step-row[data-step="${s.step}"] .badge`,
+        );
+        expect(await badge.textContent(), `${run.runId} ${s.step}`).toBe(s.reusedRun ? 'reused' : s.status);
+        if (s.reusedRun) reusedShown += 1;
+      }
     }
+    // The history above has a run that changed nothing for some marts: the reuse check is not vacuous.
+    expect(reusedShown).toBeGreaterThan(0);
 
     const invoices = page.locator('tr.mart[data-mart="invoices"]');
     const check = invoices.locator('li.failed-check.blocking[data-check="unique_key"]');

@@ -82,7 +82,12 @@ function sla(state: (typeof SLA_STATES)[number]) {
   };
 }
 
-function step(mart: string, status: 'published' | 'blocked', durationMs: number) {
+function step(
+  mart: string,
+  status: 'published' | 'blocked',
+  durationMs: number,
+  reusedRun: string | null = null,
+) {
   return {
     step: `gold.${mart}`,
     status,
@@ -91,6 +96,7 @@ function step(mart: string, status: 'published' | 'blocked', durationMs: number)
     quarantined: 0,
     condemned: 0,
     durationMs,
+    reusedRun,
   };
 }
 
@@ -183,6 +189,37 @@ describe('the ops view', () => {
       .find((r) => r.includes('data-mart="mart_late"'));
     expect(row?.match(/<circle /g)).toHaveLength(data.runs.length);
     expect(row?.match(/flag-bad/g)).toHaveLength(1);
+  });
+
+  it('says when a run served a mart’s unchanged run again, and leaves that reuse off the build-time line', () => {
+    const data = sample();
+    const [newest] = data.runs;
+    if (!newest) throw new Error('no run');
+    const reusedStep = newest.steps.find((s) => s.step === 'gold.mart_breached');
+    if (!reusedStep) throw new Error('no step');
+    const reused = { ...reusedStep, reusedRun: RUN_B, durationMs: 1 };
+    const html = renderOpsView({
+      ...data,
+      runs: [
+        { ...newest, steps: newest.steps.map((s) => (s === reusedStep ? reused : s)) },
+        ...data.runs.slice(1),
+      ],
+    });
+    const row = html.split('<tr class="mart').find((r) => r.includes('data-mart="mart_breached"')) ?? '';
+    expect(row).toContain(
+      `<span class="badge step-published" title="published: ${RUN_B} served again">reused</span>`,
+    );
+    expect(row).toContain(`checked and served again: <code>${RUN_B}</code> unchanged`);
+    // Two builds on the line, not three: the reuse is not a build.
+    expect(row.match(/<circle /g)).toHaveLength(data.runs.length - 1);
+    // The run's own step table says it too; other marts' rows keep their build.
+    const runRow = html.split('<tr class="run"').find((r) => r.includes(`data-run="${newest.runId}"`)) ?? '';
+    expect(runRow).toContain(
+      'data-step="gold.mart_breached"><td><code>gold.mart_breached</code></td><td><span class="badge step-published" title=',
+    );
+    const other = html.split('<tr class="mart').find((r) => r.includes('data-mart="mart_late"')) ?? '';
+    expect(other).not.toContain('reused');
+    expect(other.match(/<circle /g)).toHaveLength(data.runs.length);
   });
 
   it('a run driven by a fixed clock (no recorded span) takes the sum of its steps', () => {
