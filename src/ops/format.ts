@@ -84,6 +84,9 @@ export function formatLineage(l: MartLineage): string {
     `gold ${l.mart} v${l.schemaVersion} run ${l.runId} (${l.status}${l.served ? ', served' : ''})` +
       `  built ${instant(l.builtAt)}  ${count(l.rowCount)} rows  checks ${passed}/${l.checks.length} passed`,
   );
+  if (l.confirmedAsOf) {
+    out.push(`  unchanged since: served again by a later run as of ${instant(l.confirmedAsOf)}`);
+  }
   const newest = Object.entries(l.newestSourceChange).sort(([a], [b]) => a.localeCompare(b));
   if (newest.length > 0) {
     out.push(`  newest source change: ${newest.map(([s, at]) => `${s} ${instant(at)}`).join(', ')}`);

@@ -50,6 +50,12 @@ export interface MartLineage {
   readonly status: 'complete' | 'blocked';
   readonly served: boolean;
   readonly builtAt: string;
+  /**
+   * When the run is served and a later pipeline run served it again unchanged
+   * (Gold reuse): the as-of time that run gave it, later than `builtAt`.
+   * Null otherwise.
+   */
+  readonly confirmedAsOf: string | null;
   readonly readyAt: string | null;
   readonly rowCount: number;
   readonly checks: readonly CheckResult[];
@@ -155,6 +161,10 @@ export async function readLineage(
     status,
     served: pointer?.run_id === id,
     builtAt: manifest.completed_at,
+    confirmedAsOf:
+      pointer?.run_id === id && pointer.built_at && pointer.built_at !== manifest.completed_at
+        ? pointer.built_at
+        : null,
     readyAt: manifest.ready_at ?? null,
     rowCount: manifest.row_count,
     checks: manifest.checks,

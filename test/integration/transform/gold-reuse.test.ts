@@ -6,7 +6,9 @@ import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
 import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
 import { confirmationKey, goldDataset } from '../../../src/lake/layout.js';
 import { listCompleteRuns, readRunManifest, resolveLatest, rollbackTo } from '../../../src/lake/publish.js';
+import { formatLineage } from '../../../src/ops/format.js';
 import { freshness } from '../../../src/ops/freshness.js';
+import { readLineage } from '../../../src/ops/lineage.js';
 import { listPipelineRuns } from '../../../src/ops/runs.js';
 import { DEFAULT_SLAS } from '../../../src/ops/sla-config.js';
 import { sql } from '../../../src/sql/fragment.js';
@@ -165,6 +167,18 @@ describe('Gold reuse of unchanged marts', () => {
         ready_at: p?.ready_at,
       });
     }
+    // Lineage names the run built first, and when it was last served again.
+    const lineage = await readLineage(store, 'customer_360', undefined, { objects: false });
+    const manifest = await readRunManifest(store, goldDataset('customer_360', 1), first.runId);
+    expect([lineage.runId, lineage.served, lineage.builtAt]).toEqual([
+      first.runId,
+      true,
+      manifest?.completed_at,
+    ]);
+    expect(lineage.confirmedAsOf).toBe(second.startedAt);
+    expect(formatLineage(lineage)).toContain(
+      `served again by a later run as of ${second.startedAt.replace('T', ' ').replace(/\.\d{3}Z$/, 'Z')}`,
+    );
     // References to other marts are checked again too.
     const invoices = steps.find((s) => s.step === 'gold.invoices');
     expect(invoices?.checks.filter((c) => c.name.startsWith('references_')).length).toBeGreaterThan(0);
