@@ -22,23 +22,8 @@ import {
   type StepReport,
   type TransformHome,
 } from '../../../src/transform/pipeline.js';
-import { contact, invoice, landEvents } from '../../support/builders/bronze.js';
+import { landCustomer, landEvents } from '../../support/builders/bronze.js';
 import { productAccount, productUser, usageEvent } from '../../support/builders/usage.js';
-
-/** One Zoho customer with one open invoice, landed as Bronze: enough for every Finance mart to build. */
-async function landCustomer(store: LocalObjectStore, at: Date): Promise<void> {
-  const changed = '2026-10-02T10:00:00.000Z';
-  await landEvents(store, 'zoho_books', 'contacts', [contact('C1', changed, { name: 'Acme' })], at);
-  const open = {
-    customer: 'C1',
-    status: 'sent',
-    date: '2026-10-02',
-    due: '2026-11-01',
-    total: 100,
-    balance: 100,
-  };
-  await landEvents(store, 'zoho_books', 'invoices', [invoice('I1', changed, open)], at);
-}
 
 /**
  * Gold reuse: a mart whose build key (rendered SQL, Silver versions read,

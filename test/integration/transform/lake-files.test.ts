@@ -6,7 +6,7 @@ import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
 import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
 import { sql } from '../../../src/sql/fragment.js';
 import { runPipeline } from '../../../src/transform/pipeline.js';
-import { contact, invoice, landEvents } from '../../support/builders/bronze.js';
+import { landCustomer, landEvents } from '../../support/builders/bronze.js';
 import { productAccount, productUser, usageEvent } from '../../support/builders/usage.js';
 
 async function parquetFiles(dir: string): Promise<string[]> {
@@ -31,17 +31,7 @@ describe('Parquet files of the embedded lake', () => {
     const store = new LocalObjectStore(dir);
     engine = await DuckDbQueryEngine.create({ store });
     const day = new Date('2026-11-20T12:00:00Z');
-    const changed = '2026-10-02T10:00:00.000Z';
-    await landEvents(store, 'zoho_books', 'contacts', [contact('C1', changed, { name: 'Acme' })], day);
-    const open = {
-      customer: 'C1',
-      status: 'sent',
-      date: '2026-10-02',
-      due: '2026-11-01',
-      total: 100,
-      balance: 100,
-    };
-    await landEvents(store, 'zoho_books', 'invoices', [invoice('I1', changed, open)], day);
+    await landCustomer(store, day);
     await landEvents(
       store,
       'dynamodb',

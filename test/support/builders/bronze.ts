@@ -137,3 +137,18 @@ export async function landEvents(
   await writeBronzeRun(store, { source, entity, ingestDate: utcDate(at), runId }, events);
   return runId;
 }
+
+/** One Zoho customer (C1) with one open invoice (I1), landed as Bronze: enough for every Finance mart to build. */
+export async function landCustomer(store: ObjectStore, at: Date): Promise<void> {
+  const changed = '2026-10-02T10:00:00.000Z';
+  await landEvents(store, 'zoho_books', 'contacts', [contact('C1', changed, { name: 'Acme' })], at);
+  const open = {
+    customer: 'C1',
+    status: 'sent',
+    date: '2026-10-02',
+    due: '2026-11-01',
+    total: 100,
+    balance: 100,
+  };
+  await landEvents(store, 'zoho_books', 'invoices', [invoice('I1', changed, open)], at);
+}
