@@ -7,6 +7,7 @@ import { DuckDbQueryEngine } from '../src/adapters/query-engine/duckdb.js';
 import type { QueryEngine } from '../src/adapters/query-engine/port.js';
 import { jsonBody } from '../src/lake/json.js';
 import { bronzeRunPrefix } from '../src/lake/layout.js';
+import { SILVER_PARQUET } from '../src/lake/parquet.js';
 import { logger } from '../src/runtime/logger.js';
 import { sql } from '../src/sql/fragment.js';
 import { type PipelineReport, runPipeline } from '../src/transform/pipeline.js';
@@ -281,8 +282,9 @@ export default async function bench(args: readonly string[]): Promise<void> {
       return new Date(clock);
     };
     // The reference: one hand-written dedup per entity over the same Bronze files, written to
-    // Parquet. Timed before and after the full run, and their mean taken: the machine's speed
-    // drifts over a minute (other tenants), and bracketing the Silver step cancels a steady drift.
+    // Parquet with the options Silver writes with (so that both sides pay the same for a file).
+    // Timed before and after the full run, and their mean taken: the machine's speed drifts over
+    // a minute (other tenants), and bracketing the Silver step cancels a steady drift.
     const reference = async (round: number): Promise<{ s: number; cpuS: number }> => {
       process.stderr.write(`hand-written dedup reference (${round} of 2)\n`);
       const started = performance.now();
@@ -294,7 +296,7 @@ export default async function bench(args: readonly string[]): Promise<void> {
             hive_partitioning = false,
             columns = {key: 'VARCHAR', op: 'VARCHAR', source_ts: 'VARCHAR', seq: 'VARCHAR', payload: 'JSON'})
           QUALIFY row_number() OVER (PARTITION BY key ORDER BY source_ts DESC, seq DESC) = 1
-        ) TO ${join(root, `ref-${entity}.parquet`)} (FORMAT parquet)`,
+        ) TO ${join(root, `ref-${entity}.parquet`)} (${SILVER_PARQUET})`,
         });
       }
       return { s: (performance.now() - started) / 1000, cpuS: cpuSeconds() - cpu };

@@ -11,7 +11,7 @@ import {
   type VersionedDataset,
 } from '../lake/layout.js';
 import { acquireLock } from '../lake/lock.js';
-import { LAKE_PARQUET } from '../lake/parquet.js';
+import { GOLD_PARQUET } from '../lake/parquet.js';
 import {
   type CheckResult,
   confirmServed,
@@ -247,13 +247,13 @@ export function embeddedHome(options: {
       const partitions = model.mart.partitionBy.map((c) => ident(c)).join(', ');
       // Partition columns stay inside the files too: readers never depend on `key=value` folder names.
       const build = partitions
-        ? sql`COPY (${query}) TO ${location} (${LAKE_PARQUET}, PARTITION_BY (${raw(partitions)}), WRITE_PARTITION_COLUMNS true)`
-        : sql`COPY (${query}) TO ${`${location}/part-00000.parquet`} (${LAKE_PARQUET})`;
+        ? sql`COPY (${query}) TO ${location} (${GOLD_PARQUET}, PARTITION_BY (${raw(partitions)}), WRITE_PARTITION_COLUMNS true)`
+        : sql`COPY (${query}) TO ${`${location}/part-00000.parquet`} (${GOLD_PARQUET})`;
       await engine.execute({ sql: build, label: `${step}.build` });
       if (partitions && !(await hasParquet(store, prefix))) {
         // A partitioned COPY of no rows writes no file; an empty run must still have its (typed) data file.
         await engine.execute({
-          sql: sql`COPY (SELECT * FROM (${query}) AS q WHERE FALSE) TO ${`${location}/part-00000.parquet`} (${LAKE_PARQUET})`,
+          sql: sql`COPY (SELECT * FROM (${query}) AS q WHERE FALSE) TO ${`${location}/part-00000.parquet`} (${GOLD_PARQUET})`,
           label: `${step}.build.empty`,
         });
       }

@@ -3,7 +3,7 @@ import type { ObjectStore } from '../adapters/object-store/port.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
 import { jsonBody } from '../lake/json.js';
 import { condemnedKey, quarantineKey, runPrefix, silverDataset } from '../lake/layout.js';
-import { LAKE_PARQUET } from '../lake/parquet.js';
+import { SILVER_PARQUET } from '../lake/parquet.js';
 import { type CheckResult, resolveLatest } from '../lake/publish.js';
 import { RUN_ID_PATTERN } from '../lake/run-id.js';
 import { ident, join, raw, type SqlFragment, sql } from '../sql/fragment.js';
@@ -208,13 +208,13 @@ function rawName(f: FieldDef): string {
   return `"_raw_${f.name}"`;
 }
 
-/** SQL CASE expressions naming each way a live row can break the contract. */
 /** One contract check: the condition under which a row breaks it, and the reason code it then gets. */
 interface ViolationCheck {
   readonly when: SqlFragment;
   readonly code: string;
 }
 
+/** The checks a field's value can fail, each with its reason code. */
 function violationChecks(f: FieldDef): ViolationCheck[] {
   const r = rawName(f);
   const t = ident(f.name);
@@ -367,7 +367,7 @@ export function silverMergeStatement(input: {
     SELECT _row FROM staged QUALIFY row_number() OVER (PARTITION BY _key ${LATEST_FIRST}) = 1
   )
   SELECT ${columns} FROM staged AS s SEMI JOIN survivors AS k ON k._row = s._row`;
-  return sql`COPY (${query}) TO ${input.output} (${LAKE_PARQUET})`;
+  return sql`COPY (${query}) TO ${input.output} (${SILVER_PARQUET})`;
 }
 
 /** Staged rows that change Silver, and an estimate of their distinct keys (cheap: a sketch, not a hash table). */
@@ -697,12 +697,12 @@ async function writeDelta(
     // Compaction: the version the delta would make, written whole as the next snapshot.
     const rows = baseAndDelta(readParquet(previous.base), table, overlapsBase);
     await engine.execute({
-      sql: sql`COPY (SELECT ${columnsOf(contract)} FROM (${rows}) AS v) TO ${w.output} (${LAKE_PARQUET})`,
+      sql: sql`COPY (SELECT ${columnsOf(contract)} FROM (${rows}) AS v) TO ${w.output} (${SILVER_PARQUET})`,
       label,
     });
     return { baseRun: w.runId, base: w.output };
   }
-  await engine.execute({ sql: sql`COPY ${table} TO ${w.delta} (${LAKE_PARQUET})`, label });
+  await engine.execute({ sql: sql`COPY ${table} TO ${w.delta} (${SILVER_PARQUET})`, label });
   return { baseRun: previous.baseRun, base: previous.base, delta: w.delta, overlapsBase };
 }
 

@@ -4,7 +4,8 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
 import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
-import { sql } from '../../../src/sql/fragment.js';
+import { GOLD_PARQUET, SILVER_PARQUET } from '../../../src/lake/parquet.js';
+import { type SqlFragment, sql } from '../../../src/sql/fragment.js';
 import { runPipeline } from '../../../src/transform/pipeline.js';
 import { landCustomer, landEvents } from '../../support/builders/bronze.js';
 import { productAccount, productUser, usageEvent } from '../../support/builders/usage.js';
@@ -19,7 +20,7 @@ async function parquetFiles(dir: string): Promise<string[]> {
 /**
  * Every Parquet file the embedded pipeline writes (Silver snapshot, delta and
  * compaction; Gold runs partitioned, unpartitioned and empty) is written with
- * the lake's options (`LAKE_PARQUET`): zstd, version-2 pages.
+ * the lake's options (`SILVER_PARQUET`, `GOLD_PARQUET`): zstd, format version 2.
  */
 describe('Parquet files of the embedded lake', () => {
   let dir: string;
@@ -83,7 +84,7 @@ describe('Parquet files of the embedded lake', () => {
     expect(rel.some((f) => f.startsWith('gold/payments/') && f.endsWith('/part-00000.parquet'))).toBe(true);
   });
 
-  it('writes each with zstd and version-2 pages', async () => {
+  it('writes each with zstd and the version-2 encodings', async () => {
     const { rows } = await engine.query({
       sql: sql`SELECT f.file_name, f.format_version, f.num_row_groups,
           (SELECT list(DISTINCT m.compression) FROM parquet_metadata(${files}) AS m WHERE m.file_name = f.file_name) AS codecs
@@ -99,5 +100,30 @@ describe('Parquet files of the embedded lake', () => {
       expect([r.file_name, r.codecs]).toEqual([r.file_name, ['ZSTD']]);
     }
     expect(withRows).toBeGreaterThan(files.length / 2);
+  });
+
+  it('keeps dictionaries and Bloom filters in Gold for point lookups, and drops many-valued ones in Silver', async () => {
+    // 20000 rows: a column of 2000 values (a customer id in a mart), one of 3 (a status).
+    const rows = sql`SELECT 'C' || lpad(CAST(i % 2000 AS VARCHAR), 5, '0') AS customer_id,
+        ['sent', 'paid', 'void'][1 + i % 3] AS status, i AS n
+      FROM range(20000) AS t(i)`;
+    const encoded = async (options: SqlFragment, name: string) => {
+      const file = join(dir, `${name}.parquet`);
+      await engine.execute({ sql: sql`COPY (${rows}) TO ${file} (${options})` });
+      const { rows: meta } = await engine.query({
+        sql: sql`SELECT path_in_schema AS col, bool_and(dictionary_page_offset IS NOT NULL) AS dict,
+            bool_and(coalesce(bloom_filter_length, 0) > 0) AS bloom
+          FROM parquet_metadata(${file}) GROUP BY ALL ORDER BY col`,
+      });
+      return Object.fromEntries(meta.map((r) => [String(r.col), [r.dict, r.bloom]]));
+    };
+    expect(await encoded(GOLD_PARQUET, 'gold')).toMatchObject({
+      customer_id: [true, true],
+      status: [true, true],
+    });
+    expect(await encoded(SILVER_PARQUET, 'silver')).toMatchObject({
+      customer_id: [false, false],
+      status: [true, true],
+    });
   });
 });
