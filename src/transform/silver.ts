@@ -7,6 +7,7 @@ import { SILVER_PARQUET } from '../lake/parquet.js';
 import { type CheckResult, resolveLatest } from '../lake/publish.js';
 import { RUN_ID_PATTERN } from '../lake/run-id.js';
 import { ident, join, raw, type SqlFragment, sql } from '../sql/fragment.js';
+import { type ContractRule, contractRules } from './contract-rules.js';
 import type { EntityContract, FieldDef } from './entities.js';
 import { SilverVersionError } from './errors.js';
 
@@ -65,7 +66,7 @@ function stagingQuery(contract: EntityContract, sources: SilverSources): SqlFrag
     contract.fields.map((f) => raw(`${typedValue(f)} AS ${ident(f.name)}`)),
     ',\n      ',
   );
-  const violation = violationSql([...ENVELOPE_CHECKS, ...contract.fields.flatMap(violationChecks)]);
+  const violation = violationSql(contractRules(contract));
   const parts: SqlFragment[] = [];
   if (sources.bronzeFiles.length > 0) {
     parts.push(sql`SELECT key, op, source_ts, seq, run_id, ingested_at, payload, meta,
@@ -208,44 +209,40 @@ function rawName(f: FieldDef): string {
   return `"_raw_${f.name}"`;
 }
 
-/** One contract check: the condition under which a row breaks it, and the reason code it then gets. */
-interface ViolationCheck {
-  readonly when: SqlFragment;
-  readonly code: string;
-}
-
-/** The checks a field's value can fail, each with its reason code. */
-function violationChecks(f: FieldDef): ViolationCheck[] {
-  const r = rawName(f);
-  const t = ident(f.name);
+/**
+ * The condition under which a staged row breaks a rule (DuckDB). A whole-number
+ * field also breaks its type on a fraction: TRY_CAST('1.5' AS INTEGER) rounds
+ * to 2 instead of failing.
+ */
+function ruleCondition(rule: ContractRule): SqlFragment {
   const live = "op <> 'D'";
-  const out: ViolationCheck[] = [
-    { when: raw(`${r} IS NOT NULL AND ${t} IS NULL`), code: `TYPE_MISMATCH:${f.name}` },
-  ];
-  if (f.sqlType === 'INTEGER' || f.sqlType === 'BIGINT') {
-    // TRY_CAST('1.5' AS INTEGER) rounds to 2: a fraction in a whole-number field breaks the contract.
-    out.push({
-      when: raw(`${r} IS NOT NULL AND NOT regexp_matches(${r}, '^-?[0-9]+$')`),
-      code: `TYPE_MISMATCH:${f.name}`,
-    });
+  switch (rule.kind) {
+    case 'missing_key':
+      return raw("key IS NULL OR key = ''");
+    case 'unknown_op':
+      return raw("op IS NULL OR op NOT IN ('I', 'U', 'D')");
+    case 'bad_source_ts':
+      return raw('TRY_CAST(source_ts AS TIMESTAMP) IS NULL');
+    case 'not_of_type': {
+      const r = rawName(rule.field);
+      const t = ident(rule.field.name);
+      const whole = rule.field.sqlType === 'INTEGER' || rule.field.sqlType === 'BIGINT';
+      return raw(
+        whole
+          ? `${r} IS NOT NULL AND (${t} IS NULL OR NOT regexp_matches(${r}, '^-?[0-9]+$'))`
+          : `${r} IS NOT NULL AND ${t} IS NULL`,
+      );
+    }
+    case 'missing_field':
+      return raw(`${live} AND ${rawName(rule.field)} IS NULL`);
+    case 'unknown_value': {
+      const t = ident(rule.field.name);
+      return sql`${raw(`${live} AND ${t} IS NOT NULL AND`)} NOT list_contains(${rule.values}, ${raw(t)})`;
+    }
+    case 'negative':
+      return raw(`${live} AND ${ident(rule.field.name)} < 0`);
   }
-  if (f.required) out.push({ when: raw(`${live} AND ${r} IS NULL`), code: `MISSING_FIELD:${f.name}` });
-  if (f.values) {
-    out.push({
-      when: sql`${raw(`${live} AND ${t} IS NOT NULL AND`)} NOT list_contains(${f.values}, ${raw(t)})`,
-      code: `UNKNOWN_ENUM:${f.name}`,
-    });
-  }
-  if (f.nonNegative) out.push({ when: raw(`${live} AND ${t} < 0`), code: `NEGATIVE_AMOUNT:${f.name}` });
-  return out;
 }
-
-/** The checks every event gets before its entity's fields are looked at. */
-const ENVELOPE_CHECKS: readonly ViolationCheck[] = [
-  { when: raw("key IS NULL OR key = ''"), code: 'MISSING_KEY' },
-  { when: raw("op IS NULL OR op NOT IN ('I', 'U', 'D')"), code: 'UNKNOWN_OP' },
-  { when: raw('TRY_CAST(source_ts AS TIMESTAMP) IS NULL'), code: 'TYPE_MISMATCH:source_ts' },
-];
 
 /**
  * A row's `_violation`: the codes of every check it breaks, `;`-separated, or
@@ -253,13 +250,14 @@ const ENVELOPE_CHECKS: readonly ViolationCheck[] = [
  * OR over the conditions first, so a valid row (nearly all of them) costs no
  * string building (about 5% of staging an invoice, measured).
  */
-function violationSql(checks: readonly ViolationCheck[]): SqlFragment {
+function violationSql(rules: readonly ContractRule[]): SqlFragment {
+  const conditions = rules.map((rule) => ({ when: ruleCondition(rule), code: rule.code }));
   const any = join(
-    checks.map((c) => sql`(${c.when})`),
+    conditions.map((c) => sql`(${c.when})`),
     ' OR ',
   );
   const codes = join(
-    checks.map((c) => sql`CASE WHEN ${c.when} THEN ${raw(`'${c.code}'`)} END`),
+    conditions.map((c) => sql`CASE WHEN ${c.when} THEN ${raw(`'${c.code}'`)} END`),
     ',\n        ',
   );
   return sql`CASE WHEN _skipped OR NOT coalesce(${any}, false) THEN NULL ELSE NULLIF(concat_ws(';',

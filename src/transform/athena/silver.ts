@@ -1,4 +1,5 @@
 import { ident, join, raw, type SqlFragment, sql } from '../../sql/fragment.js';
+import { type ContractRule, contractRules } from '../contract-rules.js';
 import type { EntityContract, FieldDef } from '../entities.js';
 import { MAX_QUARANTINE_ATTEMPTS } from '../silver.js';
 import {
@@ -284,27 +285,39 @@ function typeField(f: FieldDef): string {
   return `try_cast(${r} AS ${f.sqlType})`;
 }
 
-/** CASE expressions naming each way a live row breaks the contract (as the embedded merge). */
-function violationChecks(f: FieldDef): string[] {
-  const r = rawName(f);
-  const t = ident(f.name);
+/**
+ * The condition under which a staged row breaks a rule (Trino). Trino's
+ * try_cast of a fraction to a whole-number type fails, so `not_of_type` needs
+ * no pattern, unlike DuckDB's.
+ */
+function ruleCondition(rule: ContractRule): string {
   const live = `"_op" <> 'D'`;
-  const out = [
-    `CASE WHEN ${r} IS NOT NULL AND ${t} IS NULL THEN ${literal(`TYPE_MISMATCH:${f.name}`).text} END`,
-  ];
-  if (f.required) {
-    out.push(`CASE WHEN ${live} AND ${r} IS NULL THEN ${literal(`MISSING_FIELD:${f.name}`).text} END`);
+  switch (rule.kind) {
+    case 'missing_key':
+      return `"_key" IS NULL OR "_key" = ''`;
+    case 'unknown_op':
+      return `"_op" IS NULL OR "_op" NOT IN ('I', 'U', 'D')`;
+    case 'bad_source_ts':
+      return `"_source_ts" IS NULL`;
+    case 'not_of_type':
+      return `${rawName(rule.field)} IS NOT NULL AND ${ident(rule.field.name)} IS NULL`;
+    case 'missing_field':
+      return `${live} AND ${rawName(rule.field)} IS NULL`;
+    case 'unknown_value': {
+      const t = ident(rule.field.name);
+      const allowed = rule.values.map((v) => literal(v).text).join(', ');
+      return `${live} AND ${t} IS NOT NULL AND ${t} NOT IN (${allowed})`;
+    }
+    case 'negative':
+      return `${live} AND ${ident(rule.field.name)} < 0`;
   }
-  if (f.values) {
-    const allowed = f.values.map((v) => literal(v).text).join(', ');
-    out.push(
-      `CASE WHEN ${live} AND ${t} IS NOT NULL AND ${t} NOT IN (${allowed}) THEN ${literal(`UNKNOWN_ENUM:${f.name}`).text} END`,
-    );
-  }
-  if (f.nonNegative) {
-    out.push(`CASE WHEN ${live} AND ${t} < 0 THEN ${literal(`NEGATIVE_AMOUNT:${f.name}`).text} END`);
-  }
-  return out;
+}
+
+/** One CASE per rule, naming the rule's code when a row breaks it (the embedded merge lists the same). */
+function violationCases(contract: EntityContract): string[] {
+  return contractRules(contract).map(
+    (rule) => `CASE WHEN ${ruleCondition(rule)} THEN ${literal(rule.code).text} END`,
+  );
 }
 
 /** Clear the staging table before a merge (a crashed merge may have left rows). */
@@ -347,7 +360,7 @@ export function stageStatement(
   if (sources.length === 0) throw new TypeError('a Silver batch needs Bronze runs or quarantine partitions');
   const extracted = raw(contract.fields.map((f) => `${extractField(f)} AS ${rawName(f)}`).join(',\n    '));
   const typed = raw(contract.fields.map((f) => `${typeField(f)} AS ${ident(f.name)}`).join(',\n    '));
-  const checks = raw(contract.fields.flatMap(violationChecks).join(',\n      '));
+  const checks = raw(violationCases(contract).join(',\n      '));
   const columns = names(stagingColumns(contract));
   return {
     label: `silver.${contract.source}.${contract.entity}.stage`,
@@ -386,9 +399,6 @@ typed AS (
 checked AS (
   SELECT *,
     CASE WHEN "_skipped" THEN NULL ELSE NULLIF(concat_ws(';',
-      CASE WHEN "_key" IS NULL OR "_key" = '' THEN 'MISSING_KEY' END,
-      CASE WHEN "_op" IS NULL OR "_op" NOT IN ('I', 'U', 'D') THEN 'UNKNOWN_OP' END,
-      CASE WHEN "_source_ts" IS NULL THEN 'TYPE_MISMATCH:source_ts' END,
       ${checks}
     ), '') END AS "_violation"
   FROM typed

@@ -93,10 +93,26 @@ describe('Silver typing', () => {
       signupAt: '2026-01-01T00:00:00Z',
     });
     const fractional = { ...a, key: 'acc_2', payload: { ...a.payload, account_id: 'acc_2', seats: '1.5' } };
+    const wordy = { ...a, key: 'acc_3', payload: { ...a.payload, account_id: 'acc_3', seats: 'five' } };
     const whole = { ...a, payload: { ...a.payload, seats: '5' } };
-    await landEvents(store, 'dynamodb', 'accounts', [whole, fractional], new Date('2026-11-21T00:00:00Z'));
+    await landEvents(
+      store,
+      'dynamodb',
+      'accounts',
+      [whole, fractional, wordy],
+      new Date('2026-11-21T00:00:00Z'),
+    );
     const { result, rows } = await merge(dynamoAccounts, '20261121T000000Z-bbbb');
     expect(rows.map((r) => [r._key, r.seats])).toEqual([['acc_1', 5]]);
-    expect(result.quarantined).toBe(1);
+    expect(result.quarantined).toBe(2);
+    // Each is named once: a fraction and a word break the same rule.
+    const quarantined = store.locationOf(result.quarantineKey ?? '');
+    const { rows: reasons } = await engine.query({
+      sql: sql`SELECT event.key AS key, reason FROM read_json(${quarantined}) ORDER BY key`,
+    });
+    expect(reasons.map((r) => [r.key, r.reason])).toEqual([
+      ['acc_2', 'TYPE_MISMATCH:seats'],
+      ['acc_3', 'TYPE_MISMATCH:seats'],
+    ]);
   });
 });
