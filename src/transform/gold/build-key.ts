@@ -6,7 +6,7 @@ import type { GoldModel } from './model.js';
  * Bump when the way a home writes a mart changes without its SQL changing
  * (file format options, partition layout): every mart is then rebuilt once.
  */
-const BUILD_KEY_VERSION = 1;
+const BUILD_KEY_VERSION = 2;
 
 /** What decides a Gold build's output; see `goldBuildKey`. */
 export interface GoldBuildInputs {
