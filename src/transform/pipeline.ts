@@ -34,6 +34,7 @@ import { ENTITIES, type EntityContract } from './entities.js';
 import { TransformError } from './errors.js';
 import { goldBuildKey } from './gold/build-key.js';
 import { GOLD_MODELS, type GoldModel } from './gold/index.js';
+import { inlineRollup, inputEntity, isRollup } from './gold/rollups.js';
 import { earlierVersionModels, goldStepName } from './gold/versions.js';
 import {
   emptySilverRelation,
@@ -42,6 +43,7 @@ import {
   readSilverVersion,
   silverRelation,
 } from './silver.js';
+import { type RollupWritten, silverRollupRelations, writeSilverRollups } from './silver-rollups.js';
 import { entityKeyOf, readSilverState, type SilverState, writeSilverState } from './state.js';
 
 export const PIPELINE_JOB = 'pipeline';
@@ -158,6 +160,8 @@ export interface SilverRead {
   readonly relation: SqlFragment;
   /** The newest `source_ts` it holds, tombstones included, as `YYYY-MM-DDTHH:MM:SS.mmmZ`. */
   readonly newestSourceTs: string | null;
+  /** Rollups this home keeps for the version, by rollup name; the others are computed inline. */
+  readonly rollups?: Readonly<Record<string, SqlFragment>>;
 }
 
 /**
@@ -174,6 +178,11 @@ export interface TransformHome {
   prepare(runId: string): Promise<void>;
   /** Apply the input to the entity's next Silver version, not yet published. */
   mergeSilver(input: SilverMergeInput): Promise<SilverMergeOutcome>;
+  /**
+   * After a merge, before publication: keep the new version's rollups
+   * (`gold/rollups.ts`) beside it, or nothing where Gold computes them inline.
+   */
+  rollUp(contract: EntityContract, runId: string): Promise<readonly RollupWritten[]>;
   /** After an entity's step is recorded: its scratch can go. */
   afterSilverStep(runId: string, contract: EntityContract): Promise<void>;
   /** The Silver version `pointer` names (none: the entity's empty relation). */
@@ -226,6 +235,7 @@ export function embeddedHome(options: {
         },
       };
     },
+    rollUp: (contract, runId) => writeSilverRollups({ store, engine, contract, runId }),
     afterSilverStep: async () => {},
     readSilver: async (contract, pointer) => {
       if (!pointer) return { relation: emptySilverRelation(contract), newestSourceTs: null };
@@ -238,6 +248,7 @@ export function embeddedHome(options: {
       return {
         relation: silverRelation(version),
         newestSourceTs: typeof newest === 'string' ? newest : null,
+        rollups: await silverRollupRelations(store, contract, pointer.run_id),
       };
     },
     buildGold: async ({ model, inputs, asOf, prefix }) => {
@@ -300,6 +311,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
         silverStep(options, home, contract, checkpoint, runId, startedAt),
       );
       steps.push(result.report);
+      if (result.rollup) steps.push(result.rollup);
       if (result.checkpoint) {
         await lock.assertHeld(now());
         checkpoint = result.checkpoint;
@@ -389,6 +401,7 @@ function failureOf(error: unknown, current: string): PipelineFailure {
 /** A Silver version as Gold reads it: its live rows and what it was built from. */
 interface ReadSilver {
   readonly relation: SqlFragment;
+  readonly rollups?: Readonly<Record<string, SqlFragment>>;
   readonly lineage: SilverInput;
 }
 
@@ -409,6 +422,7 @@ async function readSilverInput(
   const read = await home.readSilver(contract, pointer);
   return {
     relation: read.relation,
+    ...(read.rollups ? { rollups: read.rollups } : {}),
     lineage: pointer
       ? {
           entity,
@@ -462,7 +476,7 @@ async function silverStep(
   checkpoint: SilverState,
   runId: string,
   startedAt: Date,
-): Promise<{ report: StepReport; checkpoint?: SilverState }> {
+): Promise<{ report: StepReport; rollup?: StepReport; checkpoint?: SilverState }> {
   const { store } = options;
   const began = Date.now();
   const step = `silver.${contract.source}.${contract.entity}`;
@@ -474,13 +488,15 @@ async function silverStep(
   );
   const retried = checkpoint.quarantine.open[entityKey] ?? [];
   const latest = await resolveLatest(store, dataset);
+  // The rollups are a step of their own in the report: they prepare Gold, they are not the merge.
+  let rollupMs = 0;
   const report = (status: StepReport['status'], extra: Partial<StepReport>): StepReport => ({
     step,
     status,
     rowsIn: 0,
     rowsOut: latest?.row_count ?? 0,
     quarantined: 0,
-    durationMs: Date.now() - began,
+    durationMs: Date.now() - began - rollupMs,
     checks: [],
     ...extra,
   });
@@ -496,6 +512,23 @@ async function silverStep(
       runId,
       ingestDate: utcDate(startedAt),
     });
+    const rollupStarted = Date.now();
+    const rolled = await home.rollUp(contract, runId);
+    rollupMs = Date.now() - rollupStarted;
+    const rollupReport = (status: StepReport['status']): StepReport | undefined =>
+      rolled.length === 0
+        ? undefined
+        : {
+            step: `rollup.${contract.source}.${contract.entity}`,
+            status,
+            rowsIn: result.liveRows,
+            rowsOut: rolled.reduce((sum, r) => sum + r.rows, 0),
+            quarantined: 0,
+            durationMs: rollupMs,
+            runId,
+            checks: [],
+            inputs: { rollups: Object.fromEntries(rolled.map((r) => [r.id, r.mode])) },
+          };
     const counts = {
       rowsIn: result.eventsIn,
       rowsOut: result.liveRows,
@@ -526,12 +559,17 @@ async function silverStep(
       });
     } catch (error) {
       // A blocked Silver version is not served and its runs stay pending: Gold reads the previous one.
-      if (error instanceof PublishBlockedError) return { report: report('blocked', counts) };
+      if (error instanceof PublishBlockedError) {
+        const rollup = rollupReport('blocked');
+        return { report: report('blocked', counts), ...(rollup ? { rollup } : {}) };
+      }
       throw error;
     }
     const condemned = checkpoint.quarantine.condemned[entityKey] ?? [];
+    const rollup = rollupReport('published');
     return {
       report: report('published', counts),
+      ...(rollup ? { rollup } : {}),
       checkpoint: {
         ...checkpoint,
         merged: { ...checkpoint.merged, [entityKey]: [...merged, ...pending.map((run) => run.key)].sort() },
@@ -572,11 +610,14 @@ async function goldStep(
   const relations: Record<string, SqlFragment> = {};
   const silverRuns: Record<string, string> = {};
   const read: ReadSilver[] = [];
-  for (const [name, contract] of Object.entries(model.inputs)) {
+  for (const [name, declared] of Object.entries(model.inputs)) {
+    const contract = inputEntity(declared);
     const input = await silverInput(contract);
     read.push(input);
     // An entity that never received an event is empty, not missing: the mart still builds.
-    relations[name] = input.relation;
+    relations[name] = isRollup(declared)
+      ? (input.rollups?.[declared.name] ?? inlineRollup(declared, input.relation, home.dialect))
+      : input.relation;
     silverRuns[`${contract.source}/${contract.entity}`] = input.lineage.run_id ?? 'none';
   }
   const lineage = goldLineage(read);

@@ -2,6 +2,7 @@ import type { ColumnDef, MartDef } from '../../catalog/types.js';
 import { trinoDialect } from '../../sql/dialect.js';
 import { ident, raw, type SqlFragment, sql } from '../../sql/fragment.js';
 import type { GoldContext, GoldModel } from '../gold/model.js';
+import { inlineRollup, inputEntity, isRollup } from '../gold/rollups.js';
 import { bindInWhereOnly } from './bind.js';
 import {
   type AthenaConfig,
@@ -53,8 +54,11 @@ export function athenaGoldContext(
   if (!/^\d{4}-\d{2}-\d{2}$/.test(asOf))
     throw new TypeError(`as-of must be YYYY-MM-DD: ${JSON.stringify(asOf)}`);
   const inputs: Record<string, SqlFragment> = {};
-  for (const [name, contract] of Object.entries(model.inputs)) {
-    inputs[name] = silverRelation(config, contract, snapshots?.[`${contract.source}/${contract.entity}`]);
+  for (const [name, declared] of Object.entries(model.inputs)) {
+    const contract = inputEntity(declared);
+    const relation = silverRelation(config, contract, snapshots?.[`${contract.source}/${contract.entity}`]);
+    // Athena keeps no rollup tables: a rollup is its query over the Silver table, run where Gold reads it.
+    inputs[name] = isRollup(declared) ? inlineRollup(declared, relation, trinoDialect) : relation;
   }
   return { inputs, asOf, dialect: trinoDialect };
 }

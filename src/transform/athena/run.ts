@@ -137,6 +137,11 @@ export function athenaHome(options: AthenaHomeOptions): TransformHome {
       };
     },
 
+    async rollUp() {
+      // Gold computes rollups inline on Athena (see athenaGoldContext): no files to keep.
+      return [];
+    },
+
     async afterSilverStep() {
       // Staging is an Iceberg table cleared by the next merge: nothing to remove here.
     },

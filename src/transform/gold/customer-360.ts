@@ -12,7 +12,8 @@ export interface Customer360Inputs {
   readonly accounts: SqlFragment;
   readonly recurringInvoices: SqlFragment;
   readonly users: SqlFragment;
-  readonly usageEvents: SqlFragment;
+  /** The `usage_activity` rollup: one row per (account, user, UTC day). */
+  readonly activity: SqlFragment;
 }
 
 const stage = (s: LifecycleStage): LifecycleStage => s;
@@ -29,9 +30,9 @@ const band = (b: HealthBand): HealthBand => b;
  * - health: `health.ts`; lifecycle: `LIFECYCLE_RULES` in the catalog, in
  *   the same order as the CASE below.
  *
- * Usage events are first reduced to one row per (account, user), the only
- * pass over the raw events; logins join that small relation, and the distinct
- * user count per account runs over it rather than over every event.
+ * Usage is read from the daily `usage_activity` rollup (the 30-day windows
+ * are whole days) and reduced to one row per (account, user); logins join
+ * that small relation, and the distinct user count per account runs over it.
  */
 export function customer360Query(inputs: Customer360Inputs, asOf: string, d: SqlDialect): SqlFragment {
   const columns = raw(customer360.columns.map((c) => ident(c.name)).join(', '));
@@ -56,12 +57,12 @@ export function customer360Query(inputs: Customer360Inputs, asOf: string, d: Sql
   subscriptions AS (${subscriptionAt(raw('profiles'), asOf)}),
   user_events AS (
     SELECT e.account_id, e.user_id,
-      sum(CASE WHEN CAST(e.occurred_at AS DATE) >= ${from30} THEN 1 ELSE 0 END) AS events_30d,
-      sum(CASE WHEN CAST(e.occurred_at AS DATE) BETWEEN ${d.addDays(day, -59)} AND ${d.addDays(day, -30)}
-               THEN 1 ELSE 0 END) AS events_prev_30d,
-      max(e.occurred_at) AS activity_at
-    FROM ${inputs.usageEvents} AS e
-    WHERE CAST(e.occurred_at AS DATE) <= ${day}
+      sum(CASE WHEN e.activity_date >= ${from30} THEN e.events ELSE 0 END) AS events_30d,
+      sum(CASE WHEN e.activity_date BETWEEN ${d.addDays(day, -59)} AND ${d.addDays(day, -30)}
+               THEN e.events ELSE 0 END) AS events_prev_30d,
+      max(e.last_at) AS activity_at
+    FROM ${inputs.activity} AS e
+    WHERE e.activity_date <= ${day}
     GROUP BY e.account_id, e.user_id
   ),
   user_activity AS (

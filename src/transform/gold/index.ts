@@ -1,7 +1,6 @@
 import { customer360 } from '../../catalog/marts/index.js';
 import {
   dynamoAccounts,
-  dynamoUsageEvents,
   dynamoUsers,
   zohoContacts,
   zohoInvoices,
@@ -12,6 +11,7 @@ import { FINANCE_MODELS } from './finance.js';
 import { KPI_MODELS } from './kpi.js';
 import { type GoldModel, input } from './model.js';
 import { REVENUE_MODELS } from './revenue.js';
+import { usageActivity } from './rollups.js';
 
 export type { GoldContext, GoldModel } from './model.js';
 
@@ -25,7 +25,7 @@ export const GOLD_MODELS: readonly GoldModel[] = [
       accounts: dynamoAccounts,
       recurringInvoices: zohoRecurringInvoices,
       users: dynamoUsers,
-      usageEvents: dynamoUsageEvents,
+      activity: usageActivity,
     },
     query: (ctx) =>
       customer360Query(
@@ -35,7 +35,7 @@ export const GOLD_MODELS: readonly GoldModel[] = [
           accounts: input(ctx, 'accounts'),
           recurringInvoices: input(ctx, 'recurringInvoices'),
           users: input(ctx, 'users'),
-          usageEvents: input(ctx, 'usageEvents'),
+          activity: input(ctx, 'activity'),
         },
         ctx.asOf,
         ctx.dialect,

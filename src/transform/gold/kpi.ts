@@ -4,15 +4,15 @@ import {
   kpiDailyUsage,
   kpiFunnel,
   kpiRetention,
-  NOT_MEANINGFUL_EVENT_TYPES,
   PAID_INVOICE_STATUSES,
 } from '../../catalog/marts/kpi.js';
 import type { MartDef } from '../../catalog/types.js';
 import type { SqlDialect } from '../../sql/dialect.js';
 import { ident, join, raw, type SqlFragment, sql } from '../../sql/fragment.js';
-import { dynamoAccounts, dynamoUsageEvents, zohoInvoices } from '../entities.js';
+import { dynamoAccounts, zohoInvoices } from '../entities.js';
 import { monthText, revenueInvoices } from './common.js';
 import { type GoldModel, input } from './model.js';
+import { usageActivity } from './rollups.js';
 
 /**
  * The operational KPI models. Definitions (days, meaningful events, paid
@@ -49,7 +49,8 @@ function regionValues(): SqlFragment {
 
 /** Silver inputs of `kpi_daily_usage`. */
 export interface DailyUsageInputs {
-  readonly usage: SqlFragment;
+  /** The `usage_activity` rollup: one row per (account, user, UTC day). */
+  readonly activity: SqlFragment;
   readonly accounts: SqlFragment;
 }
 
@@ -63,8 +64,8 @@ export interface DailyUsageInputs {
  * user-days, not in users x days x window. Moves dated after as_of fall
  * outside the grid: they only concern later dates.
  *
- * Events are first reduced to (account, user, day) before anything else
- * touches them: the only pass over the raw events. A user seen in two
+ * Events arrive reduced to (account, user, day) by the `usage_activity`
+ * rollup, so no pass here reads raw events. A user seen in two
  * accounts of one region on one day yields two rows there; the first one's
  * span ends where it starts (its next row is the same day), so it adds and
  * removes itself on that day and the running sums stay exact. DAU is counted
@@ -76,10 +77,9 @@ export function dailyUsageQuery(inputs: DailyUsageInputs, asOf: string, d: SqlDi
     sql`least(coalesce(next_date, ${d.addDays(raw('activity_date'), days)}), ${d.addDays(raw('activity_date'), days)})`;
   return sql`WITH
   activity AS (
-    SELECT account_id, user_id, ${utcDay('occurred_at')} AS activity_date, count(*) AS events
-    FROM ${inputs.usage} AS e
-    WHERE ${utcDay('occurred_at')} <= CAST(${asOf} AS DATE)
-    GROUP BY account_id, user_id, ${utcDay('occurred_at')}
+    SELECT account_id, user_id, activity_date, events
+    FROM ${inputs.activity} AS e
+    WHERE activity_date <= CAST(${asOf} AS DATE)
   ),
   regional AS (
     SELECT coalesce(a.region, 'UNKNOWN') AS region, t.account_id, t.user_id, t.activity_date, t.events
@@ -135,7 +135,8 @@ export function dailyUsageQuery(inputs: DailyUsageInputs, asOf: string, d: SqlDi
 
 /** Silver inputs of `kpi_funnel`. */
 export interface FunnelInputs {
-  readonly usage: SqlFragment;
+  /** The `usage_activity` rollup. */
+  readonly activity: SqlFragment;
   readonly accounts: SqlFragment;
   readonly invoices: SqlFragment;
 }
@@ -144,8 +145,10 @@ export interface FunnelInputs {
  * `kpi_funnel`: signups per ISO week (Monday) and region; activated and
  * converted are existence tests inside a window after the signup (both ends
  * included). Activation compares instants (14 x 24 hours after signup_at),
- * because events carry a time; conversion compares calendar dates, because
- * an invoice has only a date.
+ * because events carry a time: a day of the rollup holds a meaningful event
+ * in the window iff its last one is at or after the start and its first one
+ * at or before the end (see `usageActivity`). Conversion compares calendar
+ * dates, because an invoice has only a date.
  */
 export function funnelQuery(inputs: FunnelInputs, asOf: string, d: SqlDialect): SqlFragment {
   // An elapsed time on TIMESTAMPs: `INTERVAL 'n' DAY` is spelled the same in DuckDB and Trino.
@@ -155,11 +158,10 @@ export function funnelQuery(inputs: FunnelInputs, asOf: string, d: SqlDialect): 
   activated AS (
     SELECT DISTINCT s.account_id
     FROM signups s
-    JOIN ${inputs.usage} AS e ON e.account_id = s.account_id
-    WHERE NOT ${d.inList(raw('e.event_type'), NOT_MEANINGFUL_EVENT_TYPES)}
-      AND e.occurred_at >= s.signup_at
-      AND e.occurred_at <= s.signup_at + ${activationWindow}
-      AND ${utcDay('e.occurred_at')} <= CAST(${asOf} AS DATE)
+    JOIN ${inputs.activity} AS e ON e.account_id = s.account_id
+    WHERE e.meaningful_last_at >= s.signup_at
+      AND e.meaningful_first_at <= s.signup_at + ${activationWindow}
+      AND e.activity_date <= CAST(${asOf} AS DATE)
   ),
   invoices AS (${revenueInvoices(inputs.invoices, d)}),
   converted AS (
@@ -190,14 +192,15 @@ export function funnelQuery(inputs: FunnelInputs, asOf: string, d: SqlDialect): 
 
 /** Silver inputs of `kpi_retention`. */
 export interface RetentionInputs {
-  readonly usage: SqlFragment;
+  /** The `usage_activity` rollup. */
+  readonly activity: SqlFragment;
   readonly accounts: SqlFragment;
 }
 
 /**
  * `kpi_retention`: every cohort gets every period up to the month of as_of
- * (a zero is a fact, not a gap). Usage is first reduced to distinct
- * (account, month) pairs, so the join with cohorts is small.
+ * (a zero is a fact, not a gap). Usage (the daily rollup) is first reduced
+ * to distinct (account, month) pairs, so the join with cohorts is small.
  */
 export function retentionQuery(inputs: RetentionInputs, asOf: string, d: SqlDialect): SqlFragment {
   const asOfMonth = sql`CAST(date_trunc('month', CAST(${asOf} AS DATE)) AS DATE)`;
@@ -214,9 +217,9 @@ export function retentionQuery(inputs: RetentionInputs, asOf: string, d: SqlDial
     FROM ${d.dateSeries(raw('(SELECT min(cohort_start) FROM cohorts)'), asOfMonth, 'month', 'm', 'series_month')}
   ),
   active_months AS (
-    SELECT DISTINCT account_id, CAST(date_trunc('month', occurred_at) AS DATE) AS activity_month
-    FROM ${inputs.usage} AS e
-    WHERE ${utcDay('occurred_at')} <= CAST(${asOf} AS DATE)
+    SELECT DISTINCT account_id, CAST(date_trunc('month', activity_date) AS DATE) AS activity_month
+    FROM ${inputs.activity} AS e
+    WHERE activity_date <= CAST(${asOf} AS DATE)
   ),
   retained AS (
     SELECT c.cohort_start, c.region, m.activity_month, count(*) AS retained_accounts
@@ -244,28 +247,36 @@ export function retentionQuery(inputs: RetentionInputs, asOf: string, d: SqlDial
 export const KPI_MODELS: readonly GoldModel[] = [
   {
     mart: kpiDailyUsage,
-    inputs: { usage: dynamoUsageEvents, accounts: dynamoAccounts },
+    inputs: { activity: usageActivity, accounts: dynamoAccounts },
     query: (ctx) =>
       dailyUsageQuery(
-        { usage: input(ctx, 'usage'), accounts: input(ctx, 'accounts') },
+        { activity: input(ctx, 'activity'), accounts: input(ctx, 'accounts') },
         ctx.asOf,
         ctx.dialect,
       ),
   },
   {
     mart: kpiFunnel,
-    inputs: { usage: dynamoUsageEvents, accounts: dynamoAccounts, invoices: zohoInvoices },
+    inputs: { activity: usageActivity, accounts: dynamoAccounts, invoices: zohoInvoices },
     query: (ctx) =>
       funnelQuery(
-        { usage: input(ctx, 'usage'), accounts: input(ctx, 'accounts'), invoices: input(ctx, 'invoices') },
+        {
+          activity: input(ctx, 'activity'),
+          accounts: input(ctx, 'accounts'),
+          invoices: input(ctx, 'invoices'),
+        },
         ctx.asOf,
         ctx.dialect,
       ),
   },
   {
     mart: kpiRetention,
-    inputs: { usage: dynamoUsageEvents, accounts: dynamoAccounts },
+    inputs: { activity: usageActivity, accounts: dynamoAccounts },
     query: (ctx) =>
-      retentionQuery({ usage: input(ctx, 'usage'), accounts: input(ctx, 'accounts') }, ctx.asOf, ctx.dialect),
+      retentionQuery(
+        { activity: input(ctx, 'activity'), accounts: input(ctx, 'accounts') },
+        ctx.asOf,
+        ctx.dialect,
+      ),
   },
 ];

@@ -1,11 +1,11 @@
 import type { MartDef } from '../../catalog/types.js';
 import type { SqlDialect } from '../../sql/dialect.js';
 import type { SqlFragment } from '../../sql/fragment.js';
-import type { EntityContract } from '../entities.js';
+import type { GoldInput } from './rollups.js';
 
 /** What a Gold model's query receives. */
 export interface GoldContext {
-  /** Relations of live Silver rows, by the names the model declared in `inputs`. */
+  /** Relations of live Silver rows (or of their rollups), by the names the model declared in `inputs`. */
   readonly inputs: Readonly<Record<string, SqlFragment>>;
   /** The date the mart's figures hold for (`YYYY-MM-DD`, the pipeline clock's UTC date). */
   readonly asOf: string;
@@ -20,7 +20,8 @@ export interface GoldContext {
  */
 export interface GoldModel {
   readonly mart: MartDef;
-  readonly inputs: Readonly<Record<string, EntityContract>>;
+  /** What it reads: Silver entities, or rollups of them (`rollups.ts`) where the model needs no finer grain. */
+  readonly inputs: Readonly<Record<string, GoldInput>>;
   query(ctx: GoldContext): SqlFragment;
 }
 

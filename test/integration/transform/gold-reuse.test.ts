@@ -14,6 +14,7 @@ import { DEFAULT_SLAS } from '../../../src/ops/sla-config.js';
 import { sql } from '../../../src/sql/fragment.js';
 import { dynamoUsageEvents } from '../../../src/transform/entities.js';
 import { GOLD_MODELS } from '../../../src/transform/gold/index.js';
+import { inputEntity } from '../../../src/transform/gold/rollups.js';
 import { goldStepName } from '../../../src/transform/gold/versions.js';
 import {
   embeddedHome,
@@ -50,8 +51,8 @@ describe('Gold reuse of unchanged marts', () => {
   const goldSteps = (report: PipelineReport): StepReport[] =>
     report.steps.filter((s) => s.step.startsWith('gold.'));
   const usageMarts = new Set(
-    GOLD_MODELS.filter((m) => Object.values(m.inputs).includes(dynamoUsageEvents)).map((m) =>
-      goldStepName(m.mart),
+    GOLD_MODELS.filter((m) => Object.values(m.inputs).some((i) => inputEntity(i) === dynamoUsageEvents)).map(
+      (m) => goldStepName(m.mart),
     ),
   );
   const pointer = (mart: string) => resolveLatest(store, goldDataset(mart, 1));

@@ -16,6 +16,7 @@ import { FINANCE_MODELS } from '../../../src/transform/gold/finance.js';
 import { runPipeline } from '../../../src/transform/pipeline.js';
 import { account, contact, invoice, landEvents, removed } from '../../support/builders/bronze.js';
 import { payment } from '../../support/builders/finance.js';
+import { renderedInputs } from '../../support/gold-inputs.js';
 
 /**
  * A small ledger whose finance marts can be computed by hand. as_of is
@@ -501,12 +502,7 @@ describe('finance marts catalog and SQL', () => {
 
   it('renders every finance model for Trino, with one bound value per placeholder', () => {
     for (const model of FINANCE_MODELS) {
-      const inputs = Object.fromEntries(
-        Object.entries(model.inputs).map(([name, contract]) => [
-          name,
-          raw(`"silver"."${contract.source}_${contract.entity}"`),
-        ]),
-      );
+      const inputs = renderedInputs(model, trinoDialect);
       const query = model.query({ inputs, asOf: AS_OF, dialect: trinoDialect });
       expect(query.text.split('?').length - 1).toBe(query.params.length);
       // DuckDB-only spellings must not leak into the Athena statement.

@@ -20,6 +20,7 @@ import {
   usageEvent,
   usageExpiry,
 } from '../../support/builders/usage.js';
+import { renderedInputs } from '../../support/gold-inputs.js';
 
 /**
  * A product whose KPIs can be computed by hand. as_of = 2026-11-21 (the
@@ -381,13 +382,8 @@ describe('KPI marts golden dataset', () => {
 });
 
 describe('KPI models render for Trino', () => {
-  const inputs = {
-    usage: raw('"silver"."dynamodb_usage_events"'),
-    accounts: raw('"silver"."dynamodb_accounts"'),
-    invoices: raw('"silver"."zoho_books_invoices"'),
-  };
-
   it.each(KPI_MODELS.map((m) => [m.mart.name, m] as const))('%s', (_name, model) => {
+    const inputs = renderedInputs(model, trinoDialect);
     const query = model.query({ inputs, asOf: AS_OF, dialect: trinoDialect });
     // Every value is a bound parameter: one `?` per parameter, and as_of never in the text.
     expect(query.text.split('?').length - 1).toBe(query.params.length);
@@ -408,13 +404,16 @@ describe('KPI models render for Trino', () => {
     const select = query.text.slice(query.text.lastIndexOf('SELECT '));
     expect(select).toContain(`SELECT ${model.mart.columns.map((c) => `"${c.name}"`).join(', ')} FROM result`);
     // The same model also renders for DuckDB with the same parameters.
-    expect(model.query({ inputs, asOf: AS_OF, dialect: duckdbDialect }).params).toEqual(query.params);
+    const duckdbInputs = renderedInputs(model, duckdbDialect);
+    expect(model.query({ inputs: duckdbInputs, asOf: AS_OF, dialect: duckdbDialect }).params).toEqual(
+      query.params,
+    );
   });
 
   it('uses the Trino spellings of date arithmetic and series', () => {
-    const texts = KPI_MODELS.map((m) => m.query({ inputs, asOf: AS_OF, dialect: trinoDialect }).text).join(
-      '\n',
-    );
+    const texts = KPI_MODELS.map(
+      (m) => m.query({ inputs: renderedInputs(m, trinoDialect), asOf: AS_OF, dialect: trinoDialect }).text,
+    ).join('\n');
     expect(texts).toContain("date_add('day', 30, activity_date)");
     expect(texts).toContain("s.signup_at + INTERVAL '14' DAY");
     expect(texts).toContain("date_add('day', 60, s.signup_date)");

@@ -16,6 +16,7 @@ import { runPipeline } from '../../../src/transform/pipeline.js';
 import { account, contact, type Draft, invoice, landEvents, removed } from '../../support/builders/bronze.js';
 import { recurringProfile } from '../../support/builders/revenue.js';
 import { productAccount, productUser, usageEvent } from '../../support/builders/usage.js';
+import { renderedInputs } from '../../support/gold-inputs.js';
 
 /**
  * A small subscription business whose mrr_monthly, revenue_cohorts and the
@@ -650,9 +651,7 @@ describe('recurring revenue and customer health golden dataset', () => {
     for (const name of ['customer_360', 'mrr_monthly', 'revenue_cohorts']) {
       const model = GOLD_MODELS.find((m) => m.mart.name === name);
       if (!model) throw new Error(`no model for ${name}`);
-      const inputs = Object.fromEntries(
-        Object.entries(model.inputs).map(([key, contract]) => [key, raw(`"silver"."${contract.entity}"`)]),
-      );
+      const inputs = renderedInputs(model, trinoDialect, (c) => `"silver"."${c.entity}"`);
       const query = model.query({ inputs, asOf: AS_OF, dialect: trinoDialect });
       expect(query.text.split('?').length - 1, name).toBe(query.params.length);
       expect(query.text, name).not.toMatch(
