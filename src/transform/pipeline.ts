@@ -311,7 +311,10 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
         silverStep(options, home, contract, checkpoint, runId, startedAt),
       );
       steps.push(result.report);
-      if (result.rollup) steps.push(result.rollup);
+      if (result.rollup) {
+        steps.push(result.rollup);
+        progress(result.rollup.step, `${result.rollup.status}: ${result.rollup.rowsOut} rows`);
+      }
       if (result.checkpoint) {
         await lock.assertHeld(now());
         checkpoint = result.checkpoint;

@@ -16,8 +16,10 @@ import { readSilverVersion, type SilverVersion, silverRelation } from './silver.
  * folder before it is published (so they are as atomic and immutable as the
  * version), and listed in its `rollups.json`: rollup id -> the store keys of
  * the files whose rows, combined, are the rollup of the version. A snapshot
- * has one file; a delta that only adds keys has its base's file and one of its
- * own; any other delta gets a full rollup of its own. A version without the
+ * rolls up its rows; a delta that only adds keys combines its snapshot's
+ * rollup with the rollup of its own rows (1% new events: 1% aggregated, plus
+ * one pass over the smaller rollup); any other delta is rolled up whole. Each
+ * version's rollup is one file, so Gold reads it without combining again. A version without the
  * file (written before rollups existed) or without an id (a definition
  * changed since) is read through the inline rollup instead.
  */
@@ -51,7 +53,7 @@ async function readRollupFiles(
 /** What writing one rollup did, for the run report. */
 export interface RollupWritten {
   readonly id: string;
-  /** `snapshot`: over a new snapshot; `delta`: over the delta only, combined with the base's; `full`: over the whole version. */
+  /** `snapshot`: over a new snapshot; `delta`: the delta's rows combined with the snapshot's rollup; `full`: over the whole version. */
   readonly mode: 'snapshot' | 'delta' | 'full';
   /** Rows in the file written. */
   readonly rows: number;
@@ -82,35 +84,43 @@ export async function writeSilverRollups(input: {
   const written: RollupWritten[] = [];
   for (const rollup of rollups) {
     const id = rollupId(rollup);
-    const plan = planRollup(version, baseFiles[id]);
-    const file = `rollup-${id}${plan.mode === 'delta' ? '.delta' : ''}.parquet`;
+    const plan = planRollup(
+      rollup,
+      version,
+      baseFiles[id]?.map((key) => store.locationOf(key)),
+    );
+    const file = `rollup-${id}.parquet`;
     const label = `rollup.${contract.source}.${contract.entity}.${rollup.name}`;
     await engine.execute({
-      sql: sql`COPY (${rollup.query(plan.rows, duckdbDialect)}) TO ${`${location}/${file}`} (${SILVER_PARQUET})`,
+      sql: sql`COPY (${plan.query}) TO ${`${location}/${file}`} (${SILVER_PARQUET})`,
       label,
     });
     const counted = await engine.query({
       sql: sql`SELECT count(*) AS n FROM read_parquet(${`${location}/${file}`})`,
       label: `${label}.count`,
     });
-    files[id] = [...plan.keep, `${prefix}${file}`];
+    files[id] = [`${prefix}${file}`];
     written.push({ id, mode: plan.mode, rows: Number(counted.rows[0]?.n ?? 0) });
   }
   await store.put(rollupsFileKey(contract, runId), jsonBody({ rollups: files }));
   return written;
 }
 
-/** Which rows a version's rollup file is computed over, and which earlier file it is combined with. */
+/** How a version's rollup is computed: from scratch, or from its snapshot's rollup and its delta's rows. */
 function planRollup(
+  rollup: SilverRollup,
   version: SilverVersion,
+  /** Locations of the rollup files of the version's snapshot, when it has them. */
   base: readonly string[] | undefined,
-): { mode: RollupWritten['mode']; rows: SqlFragment; keep: string[] } {
-  if (!version.delta) return { mode: 'snapshot', rows: live(version.base), keep: [] };
-  // Only a single-file rollup of the base snapshot itself combines: the delta's keys are then disjoint from it.
-  if (version.overlapsBase === false && base?.length === 1) {
-    return { mode: 'delta', rows: live(version.delta), keep: [...base] };
+): { mode: RollupWritten['mode']; query: SqlFragment } {
+  if (!version.delta) return { mode: 'snapshot', query: rollup.query(live(version.base), duckdbDialect) };
+  // The delta's keys are disjoint from the snapshot's: its rows' rollup combines with the snapshot's.
+  if (version.overlapsBase === false && base) {
+    const parts = sql`(SELECT * FROM read_parquet(${base}, hive_partitioning = false)
+      UNION ALL BY NAME ${rollup.query(live(version.delta), duckdbDialect)})`;
+    return { mode: 'delta', query: combineRollups(rollup, parts) };
   }
-  return { mode: 'full', rows: silverRelation(version), keep: [] };
+  return { mode: 'full', query: rollup.query(silverRelation(version), duckdbDialect) };
 }
 
 /**

@@ -85,3 +85,16 @@ export function productAccount(
     },
   };
 }
+
+/**
+ * A usage event changed at the source (op `U`): its fields as they now are,
+ * with `changedAt` as its `source_ts` (older than the key's current one: a
+ * late event that must lose).
+ */
+export function usageUpdate(
+  id: string,
+  fields: { account: string; user?: string; type: string; at: string },
+  changedAt: string,
+): Draft {
+  return { ...usageEvent(id, fields), op: 'U', source_ts: changedAt };
+}
