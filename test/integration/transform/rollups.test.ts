@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { LocalObjectStore } from '../../../src/adapters/object-store/local.js';
 import type { ObjectStore } from '../../../src/adapters/object-store/port.js';
 import { DuckDbQueryEngine } from '../../../src/adapters/query-engine/duckdb.js';
@@ -35,9 +36,10 @@ import { FaultInjector, isSimulatedCrash, withFaults } from '../../support/fault
 /**
  * The usage rollup (`gold/rollups.ts`, kept beside each embedded Silver version
  * by `silver-rollups.ts`) only ever saves work: whatever mode wrote it
- * (snapshot, delta combined with its base's file, full), the rows a version's
- * rollup files make are the inline rollup of that version's live rows, and the
- * usage marts read from them are the marts an inline build writes.
+ * (snapshot; delta: the base snapshot's rollup combined with the delta's rows;
+ * full), a version's rollup file, in its own run folder, holds the inline
+ * rollup of that version's live rows, and the usage marts read from it are the
+ * marts an inline build writes.
  */
 
 const USAGE_DS = silverDataset(dynamoUsageEvents.source, dynamoUsageEvents.entity);
@@ -63,19 +65,21 @@ async function openLake(dir: string): Promise<Lake> {
 }
 
 /**
- * A relation's column names and types, and its rows as sorted JSON of their
- * values as text (so that equal values of two integer widths compare equal;
- * the types are compared through `columns`).
+ * A relation's column names and types, and its rows as sorted JSON, numbers
+ * as text: the engine hands BIGINT over as text and HUGEINT or DOUBLE as
+ * numbers, so equal values of two numeric types compare equal here (types
+ * are compared through `columns`).
  */
-async function table(engine: QueryEngine, relation: SqlFragment): Promise<{ columns: string[]; rows: string[] }> {
-  const shape = await engine.query({ sql: sql`SELECT * FROM ${relation} AS r LIMIT 0`, label: 'test.columns' });
-  const result = await engine.query({
-    sql: sql`SELECT COLUMNS(*)::VARCHAR FROM ${relation} AS r`,
-    label: 'test.rows',
-  });
+async function table(
+  engine: QueryEngine,
+  relation: SqlFragment,
+): Promise<{ columns: string[]; rows: string[] }> {
+  const result = await engine.query({ sql: sql`SELECT * FROM ${relation} AS r`, label: 'test.rows' });
+  const text = (row: Record<string, unknown>): string =>
+    JSON.stringify(Object.entries(row).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v]));
   return {
-    columns: shape.columns.map((c) => `${c.name} ${c.sqlType}`),
-    rows: result.rows.map((row) => JSON.stringify(row)).sort(),
+    columns: result.columns.map((c) => `${c.name} ${c.sqlType}`),
+    rows: result.rows.map(text).sort(),
   };
 }
 
@@ -102,7 +106,6 @@ async function storedAndInline(lake: Lake): Promise<{
   const relations = await silverRollupRelations(lake.store, dynamoUsageEvents, runId);
   const stored = relations[usageActivity.name];
   if (!stored) throw new Error(`no stored usage rollup for the served run ${runId}`);
-  console.log('DEBUG', stored.text, stored.params, JSON.stringify((await lake.engine.query({ sql: sql`SELECT typeof(events) t, events::VARCHAR v, CAST(events AS VARCHAR) w FROM ${stored} AS r LIMIT 2` })).rows));
   return {
     runId,
     stored: await table(lake.engine, stored),
@@ -116,12 +119,14 @@ function rollupModes(report: PipelineReport): Record<string, unknown> | undefine
   return step?.inputs?.rollups as Record<string, unknown> | undefined;
 }
 
+const rollupsFileSchema = z.object({ rollups: z.record(z.string(), z.array(z.string())) });
+
 const rollupsFileKey = (runId: string): string => `${runPrefix(USAGE_DS, runId)}rollups.json`;
 
 async function readRollupsFile(store: ObjectStore, runId: string): Promise<Record<string, string[]>> {
   const body = await store.getIfExists(rollupsFileKey(runId));
   if (!body) throw new Error(`no rollups.json in run ${runId}`);
-  return (JSON.parse(Buffer.from(body).toString('utf8')) as { rollups: Record<string, string[]> }).rollups;
+  return rollupsFileSchema.parse(JSON.parse(Buffer.from(body).toString('utf8'))).rollups;
 }
 
 /** Every served usage mart, by name: its columns and its rows as sorted JSON. */
@@ -232,11 +237,11 @@ describe('usage rollup', () => {
       expect(report.status).toBe('succeeded');
       return report;
     };
-    /** After a run: its mode, where its files are, and that they hold the inline rollup. */
+    /** After a run: its mode, where its file is, and that it holds the inline rollup. */
     const expectServedRollup = async (
       report: PipelineReport,
       mode: 'snapshot' | 'delta' | 'full',
-    ): Promise<Record<string, string[]>> => {
+    ): Promise<SilverVersion> => {
       expect(rollupModes(report)).toEqual({ [ROLLUP_ID]: mode });
       const { runId, stored, inline } = await storedAndInline(lake);
       expect(runId).toBe(report.runId);
@@ -244,21 +249,14 @@ describe('usage rollup', () => {
       expect(stored.rows).toEqual(inline.rows);
       expect(names(stored.columns)).toEqual(names(inline.columns));
       const { version } = await servedUsage(lake.store);
-      const own = runPrefix(USAGE_DS, runId);
+      // One file, the version's own, whatever the mode: no version reads another's rollup.
       const files = await readRollupsFile(lake.store, runId);
       expect(Object.keys(files)).toEqual([ROLLUP_ID]);
-      const keys = files[ROLLUP_ID] ?? [];
-      if (mode === 'delta') {
-        // The base snapshot's single file, then the delta's own.
-        expect(keys).toHaveLength(2);
-        expect(keys[0]?.startsWith(runPrefix(USAGE_DS, version.baseRun))).toBe(true);
-        expect(version.baseRun).not.toBe(runId);
-        expect(keys[1]?.startsWith(own)).toBe(true);
-      } else {
-        expect(keys).toHaveLength(1);
-        expect(keys[0]?.startsWith(own)).toBe(true);
-      }
-      return files;
+      expect(files[ROLLUP_ID]).toHaveLength(1);
+      expect(files[ROLLUP_ID]?.[0]?.startsWith(runPrefix(USAGE_DS, runId))).toBe(true);
+      // A snapshot's rollup is over itself; a delta's (either mode) over its base and itself.
+      expect(version.baseRun === runId).toBe(mode === 'snapshot');
+      return version;
     };
 
     beforeAll(async () => {
@@ -294,7 +292,7 @@ describe('usage rollup', () => {
       await expectServedRollup(await run(Number.POSITIVE_INFINITY), 'snapshot');
     });
 
-    it('a run that only adds keys rolls up its delta, combined with the base file (twice, cumulatively)', async () => {
+    it('a run that only adds keys rolls up its delta, combined with the base rollup (twice: deltas are cumulative)', async () => {
       const base = (await servedUsage(lake.store)).runId;
       await landUsage(
         lake.store,
@@ -308,7 +306,7 @@ describe('usage rollup', () => {
         runAt(30),
       );
       const second = await expectServedRollup(await run(Number.POSITIVE_INFINITY), 'delta');
-      expect(second[ROLLUP_ID]?.[0]).toBe((await readRollupsFile(lake.store, base))[ROLLUP_ID]?.[0]);
+      expect([second.baseRun, second.overlapsBase]).toEqual([base, false]);
       await landUsage(
         lake.store,
         [
@@ -318,7 +316,8 @@ describe('usage rollup', () => {
         runAt(31),
       );
       const third = await expectServedRollup(await run(Number.POSITIVE_INFINITY), 'delta');
-      expect(third[ROLLUP_ID]?.[0]).toBe(second[ROLLUP_ID]?.[0]);
+      // Over the base snapshot's rollup, not over the previous delta's (which already holds e11..e14).
+      expect([third.baseRun, third.overlapsBase]).toEqual([base, false]);
     });
 
     it('a run that updates or deletes a base key rolls up the whole version, and so does the next add-only run', async () => {
@@ -349,19 +348,20 @@ describe('usage rollup', () => {
         [usageUpdate('e05', { account: 'A2', user: 'u22', type: 'report_run', at: T('11-09') }, T('11-21'))],
         runAt(50),
       );
-      const compacted = await expectServedRollup(await run(0), 'snapshot');
+      const compacted = (await expectServedRollup(await run(0), 'snapshot')).baseRun;
       await landUsage(
         lake.store,
         [usageEvent('e18', { account: 'A2', user: 'u22', type: 'report_run', at: T('11-09', '11:00:00') })],
         runAt(51),
       );
       const delta = await expectServedRollup(await run(Number.POSITIVE_INFINITY), 'delta');
-      expect(delta[ROLLUP_ID]?.[0]).toBe(compacted[ROLLUP_ID]?.[0]);
+      expect(delta.baseRun).toBe(compacted);
     });
 
-    // Known defect (reported, not fixed here): `combineRollups` sums `events` (BIGINT) with DuckDB's
-    // sum, which is HUGEINT, so a delta's combined rollup has another column type than the inline
-    // one (same values). Flip to `it` once the combine keeps the measure's type.
+    // Known defect (reported, not fixed here): a delta's rollup file is written from `combineRollups`,
+    // whose `sum(events)` over BIGINT is DuckDB's HUGEINT, which Parquet stores as DOUBLE: the file's
+    // `events` is DOUBLE where every other rollup (and the inline one) has BIGINT (same values below
+    // 2^53). Flip to `it` once the combine keeps the measure's type.
     it.fails('a combined (delta) rollup has the inline rollup column types', async () => {
       expect((await servedUsage(lake.store)).version.delta).toBeDefined();
       const { stored, inline } = await storedAndInline(lake);
@@ -725,14 +725,13 @@ describe('usage rollup', () => {
       expect(await usageMarts(lake)).toEqual(previous.marts);
       const { stored, inline } = await storedAndInline(lake);
       expect(stored.rows).toEqual(inline.rows);
-      // The unpublished version's rollup is complete, inside its own run folder (or its base's).
-      const own = runPrefix(USAGE_DS, crashedRun);
+      // The unpublished version's rollup is complete, inside its own run folder.
       const files = (await readRollupsFile(lake.store, crashedRun))[ROLLUP_ID] ?? [];
-      console.log(crashedRun, faults.performed, files);
-      expect(files).toHaveLength(2);
-      expect(files[0]?.startsWith(runPrefix(USAGE_DS, previous.runId))).toBe(true);
-      expect(files[1]?.startsWith(own)).toBe(true);
-      for (const key of files) expect(await lake.store.head(key), key).toBeDefined();
+      expect(files).toHaveLength(1);
+      for (const key of files) {
+        expect(key.startsWith(runPrefix(USAGE_DS, crashedRun)), key).toBe(true);
+        expect(await lake.store.head(key), key).toBeDefined();
+      }
 
       const rerun = await pipeline(lake, RERUN);
       expect(rerun.status).toBe('succeeded');
