@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { NOT_MEANINGFUL_EVENT_TYPES } from '../../catalog/marts/kpi.js';
+import type { SqlType } from '../../catalog/types.js';
 import { duckdbDialect, type SqlDialect } from '../../sql/dialect.js';
 import { ident, raw, type SqlFragment, sql } from '../../sql/fragment.js';
 import { dynamoUsageEvents, type EntityContract } from '../entities.js';
@@ -21,8 +22,16 @@ export interface SilverRollup {
   readonly entity: EntityContract;
   /** Its group columns, in output order. */
   readonly groupBy: readonly string[];
-  /** Its measures, after the group columns, with how two partial values combine. */
-  readonly measures: ReadonlyArray<{ readonly name: string; readonly combine: 'sum' | 'min' | 'max' }>;
+  /**
+   * Its measures, after the group columns: how two partial values combine, and
+   * the type the query gives (a combined sum is cast back to it: DuckDB widens
+   * a BIGINT sum to HUGEINT, which Parquet would store as DOUBLE).
+   */
+  readonly measures: ReadonlyArray<{
+    readonly name: string;
+    readonly combine: 'sum' | 'min' | 'max';
+    readonly sqlType: SqlType;
+  }>;
   /** `SELECT groupBy..., measures... FROM rows GROUP BY groupBy` over live Silver rows. */
   query(rows: SqlFragment, d: SqlDialect): SqlFragment;
 }
@@ -58,7 +67,7 @@ export function rollupId(rollup: SilverRollup): string {
 export function combineRollups(rollup: SilverRollup, parts: SqlFragment): SqlFragment {
   const groups = rollup.groupBy.map((g) => ident(g)).join(', ');
   const measures = rollup.measures
-    .map((m) => `${m.combine}(${ident(m.name)}) AS ${ident(m.name)}`)
+    .map((m) => `CAST(${m.combine}(${ident(m.name)}) AS ${m.sqlType}) AS ${ident(m.name)}`)
     .join(', ');
   return sql`SELECT ${raw(groups)}, ${raw(measures)} FROM ${parts} AS p GROUP BY ${raw(groups)}`;
 }
@@ -82,10 +91,10 @@ export const usageActivity: SilverRollup = {
   entity: dynamoUsageEvents,
   groupBy: ['account_id', 'user_id', 'activity_date'],
   measures: [
-    { name: 'events', combine: 'sum' },
-    { name: 'last_at', combine: 'max' },
-    { name: 'meaningful_first_at', combine: 'min' },
-    { name: 'meaningful_last_at', combine: 'max' },
+    { name: 'events', combine: 'sum', sqlType: 'BIGINT' },
+    { name: 'last_at', combine: 'max', sqlType: 'TIMESTAMP' },
+    { name: 'meaningful_first_at', combine: 'min', sqlType: 'TIMESTAMP' },
+    { name: 'meaningful_last_at', combine: 'max', sqlType: 'TIMESTAMP' },
   ],
   query: (rows, d) => {
     const meaningful = sql`NOT ${d.inList(raw('e.event_type'), NOT_MEANINGFUL_EVENT_TYPES)}`;
