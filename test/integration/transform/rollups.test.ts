@@ -151,6 +151,20 @@ function inlineHome(lake: Lake): TransformHome {
   return { ...embeddedHome({ store: lake.store, engine: lake.engine }), rollUp: async () => [] };
 }
 
+/** `reference` built in one run, rollups inline, from a copy of `lake`'s Bronze: what the usage marts must equal. */
+async function buildInlineReference(lake: Lake, reference: Lake, at: Date): Promise<PipelineReport> {
+  await cp(join(lake.dir, 'bronze'), join(reference.dir, 'bronze'), { recursive: true });
+  const report = await runPipeline({
+    store: reference.store,
+    engine: reference.engine,
+    now: () => at,
+    models: USAGE_MODELS,
+    home: inlineHome(reference),
+  });
+  expect(report.status).toBe('succeeded');
+  return report;
+}
+
 /** Contacts C1..C3, accounts A1..A4 (A1..A3 linked, A4 without region or contact) and two invoices. */
 async function landCustomers(store: ObjectStore, at: Date): Promise<void> {
   await landEvents(
@@ -368,15 +382,7 @@ describe('usage rollup', () => {
     it('the marts served from the rollup files equal an inline build of the same Bronze', async () => {
       const reference = await openLake(join(root, 'modes-reference'));
       try {
-        await cp(join(lake.dir, 'bronze'), join(reference.dir, 'bronze'), { recursive: true });
-        const report = await runPipeline({
-          store: reference.store,
-          engine: reference.engine,
-          now: () => runAt(minute),
-          models: USAGE_MODELS,
-          home: inlineHome(reference),
-        });
-        expect(report.status).toBe('succeeded');
+        const report = await buildInlineReference(lake, reference, runAt(minute));
         expect(rollupModes(report)).toBeUndefined();
         expect(await silverRollupRelations(reference.store, dynamoUsageEvents, report.runId)).toEqual({});
         expect(await usageMarts(lake)).toEqual(await usageMarts(reference));
@@ -515,15 +521,7 @@ describe('usage rollup', () => {
             }
             const { stored, inline } = await storedAndInline(lake);
             expect(stored.rows).toEqual(inline.rows);
-            await cp(join(lake.dir, 'bronze'), join(reference.dir, 'bronze'), { recursive: true });
-            const once = await runPipeline({
-              store: reference.store,
-              engine: reference.engine,
-              now: () => runAt(minute),
-              models: USAGE_MODELS,
-              home: inlineHome(reference),
-            });
-            expect(once.status).toBe('succeeded');
+            await buildInlineReference(lake, reference, runAt(minute));
             expect(await usageMarts(lake)).toEqual(await usageMarts(reference));
           } finally {
             await lake.engine.close();
