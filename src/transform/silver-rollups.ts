@@ -14,21 +14,21 @@ import { readSilverVersion, type SilverVersion, silverRelation } from './silver.
 /**
  * Rollup files of the embedded home, written into a Silver version's own run
  * folder before it is published (so they are as atomic and immutable as the
- * version), and listed in its `rollups.json`: rollup id -> the store keys of
- * the files whose rows, combined, are the rollup of the version. A snapshot
- * rolls up its rows; a delta that only adds keys combines its snapshot's
- * rollup with the rollup of its own rows (1% new events: 1% aggregated, plus
- * one pass over the smaller rollup); any other delta is rolled up whole. Each
- * version's rollup is one file, so Gold reads it without combining again. A version without the
- * file (written before rollups existed) or without an id (a definition
- * changed since) is read through the inline rollup instead.
+ * version), and listed in its `rollups.json`: rollup id -> the store key of
+ * the version's rollup file. A snapshot rolls up its rows; a delta that only
+ * adds keys combines its snapshot's rollup with the rollup of its own rows
+ * (1% new events: 1% aggregated, plus one pass over the smaller rollup); any
+ * other delta is rolled up whole. Each version's rollup is that one file, so
+ * Gold reads it without combining again. A version without `rollups.json`
+ * (written before rollups existed) or without an id (a definition changed
+ * since) is read through the inline rollup instead.
  */
 
 const rollupsFileSchema = z.object({
-  rollups: z.record(z.string(), z.array(z.string().min(1)).min(1)),
+  rollups: z.record(z.string(), z.string().min(1)),
 });
 
-type RollupFiles = Record<string, string[]>;
+type RollupFiles = Record<string, string>;
 
 function rollupsFileKey(contract: Pick<EntityContract, 'source' | 'entity'>, runId: string): string {
   return `${runPrefix(silverDataset(contract.source, contract.entity), runId)}rollups.json`;
@@ -84,11 +84,8 @@ export async function writeSilverRollups(input: {
   const written: RollupWritten[] = [];
   for (const rollup of rollups) {
     const id = rollupId(rollup);
-    const plan = planRollup(
-      rollup,
-      version,
-      baseFiles[id]?.map((key) => store.locationOf(key)),
-    );
+    const base = baseFiles[id];
+    const plan = planRollup(rollup, version, base === undefined ? undefined : store.locationOf(base));
     const file = `rollup-${id}.parquet`;
     const label = `rollup.${contract.source}.${contract.entity}.${rollup.name}`;
     await engine.execute({
@@ -99,7 +96,7 @@ export async function writeSilverRollups(input: {
       sql: sql`SELECT count(*) AS n FROM read_parquet(${`${location}/${file}`})`,
       label: `${label}.count`,
     });
-    files[id] = [`${prefix}${file}`];
+    files[id] = `${prefix}${file}`;
     written.push({ id, mode: plan.mode, rows: Number(counted.rows[0]?.n ?? 0) });
   }
   await store.put(rollupsFileKey(contract, runId), jsonBody({ rollups: files }));
@@ -110,12 +107,12 @@ export async function writeSilverRollups(input: {
 function planRollup(
   rollup: SilverRollup,
   version: SilverVersion,
-  /** Locations of the rollup files of the version's snapshot, when it has them. */
-  base: readonly string[] | undefined,
+  /** Location of the rollup file of the version's snapshot, when it has one. */
+  base: string | undefined,
 ): { mode: RollupWritten['mode']; query: SqlFragment } {
   if (!version.delta) return { mode: 'snapshot', query: rollup.query(live(version.base), duckdbDialect) };
   // The delta's keys are disjoint from the snapshot's: its rows' rollup combines with the snapshot's.
-  if (version.overlapsBase === false && base) {
+  if (version.overlapsBase === false && base !== undefined) {
     const parts = sql`(SELECT * FROM read_parquet(${base}, hive_partitioning = false)
       UNION ALL BY NAME ${rollup.query(live(version.delta), duckdbDialect)})`;
     return { mode: 'delta', query: combineRollups(rollup, parts) };
@@ -135,17 +132,11 @@ export async function silverRollupRelations(
   const files = await readRollupFiles(store, contract, runId);
   const relations: Record<string, SqlFragment> = {};
   for (const rollup of rollupsOf(contract)) {
-    const keys = files[rollupId(rollup)];
-    if (keys)
-      relations[rollup.name] = rollupRelation(
-        rollup,
-        keys.map((k) => store.locationOf(k)),
-      );
+    const key = files[rollupId(rollup)];
+    if (key !== undefined) {
+      relations[rollup.name] =
+        sql`(SELECT * FROM read_parquet(${store.locationOf(key)}, hive_partitioning = false))`;
+    }
   }
   return relations;
-}
-
-function rollupRelation(rollup: SilverRollup, locations: readonly string[]): SqlFragment {
-  const parts = sql`read_parquet(${locations}, hive_partitioning = false)`;
-  return locations.length === 1 ? sql`(SELECT * FROM ${parts})` : sql`(${combineRollups(rollup, parts)})`;
 }
