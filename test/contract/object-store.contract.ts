@@ -233,9 +233,122 @@ export function objectStoreContract(harness: ObjectStoreHarness): void {
       await store.delete('c/del/k');
     });
 
+    it('copy round-trips bytes, also into keys with = + @ and out of an empty object', async () => {
+      const bytes = new Uint8Array(300 * 1024).map((_, i) => (i * 7 + 3) % 253);
+      await store.put('c/copy/src/run_id=1/part-0.parquet', bytes);
+      await store.copy('c/copy/src/run_id=1/part-0.parquet', 'c/copy/dst/run_id=2/part+0@a.parquet');
+      const back = await store.get('c/copy/dst/run_id=2/part+0@a.parquet');
+      expect(Buffer.compare(Buffer.from(back), Buffer.from(bytes))).toBe(0);
+      expect((await store.head('c/copy/dst/run_id=2/part+0@a.parquet'))?.size).toBe(bytes.byteLength);
+      // The source is untouched.
+      expect(
+        Buffer.compare(
+          Buffer.from(await store.get('c/copy/src/run_id=1/part-0.parquet')),
+          Buffer.from(bytes),
+        ),
+      ).toBe(0);
+      await store.putStream('c/copy/src/empty', Readable.from([]));
+      await store.copy('c/copy/src/empty', 'c/copy/dst/empty');
+      expect((await store.head('c/copy/dst/empty'))?.size).toBe(0);
+    });
+
+    it('copy overwrites an existing target', async () => {
+      await store.put('c/copy-over/src', 'the new body');
+      await store.put('c/copy-over/dst', 'an older, longer body that must go away entirely');
+      await store.copy('c/copy-over/src', 'c/copy-over/dst');
+      expect(text(await store.get('c/copy-over/dst'))).toBe('the new body');
+      expect((await store.head('c/copy-over/dst'))?.size).toBe('the new body'.length);
+    });
+
+    it('copy of a missing key throws OBJECT_NOT_FOUND and creates nothing', async () => {
+      const failure = await store.copy('c/copy-missing/absent', 'c/copy-missing-target/k').then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(ObjectNotFoundError);
+      expect(failure).toMatchObject({ code: 'OBJECT_NOT_FOUND', key: 'c/copy-missing/absent' });
+      expect(await store.head('c/copy-missing-target/k')).toBeUndefined();
+      // A key that is only a folder of other keys is not an object either.
+      await store.put('c/copy-missing/folder/inside', 'x');
+      await expect(store.copy('c/copy-missing/folder', 'c/copy-missing-target/k')).rejects.toMatchObject({
+        code: 'OBJECT_NOT_FOUND',
+      });
+      const listed: string[] = [];
+      for await (const info of store.list('c/copy-missing-target/')) listed.push(info.key);
+      expect(listed).toEqual([]);
+    });
+
+    it('after copy, deleting the source leaves the target intact', async () => {
+      await store.put('c/copy-del/src', 'kept after the source is gone');
+      await store.copy('c/copy-del/src', 'c/copy-del/dst');
+      await store.delete('c/copy-del/src');
+      expect(await store.head('c/copy-del/src')).toBeUndefined();
+      expect(text(await store.get('c/copy-del/dst'))).toBe('kept after the source is gone');
+    });
+
+    it('after copy, overwriting either object (put, putStream) never changes the other', async () => {
+      const original = new Uint8Array(200 * 1024).map((_, i) => i % 249);
+      await store.put('c/copy-indep/src', original);
+      await store.copy('c/copy-indep/src', 'c/copy-indep/dst');
+      await store.put('c/copy-indep/src', 'new bytes of the source');
+      expect(text(await store.get('c/copy-indep/src'))).toBe('new bytes of the source');
+      expect(Buffer.compare(Buffer.from(await store.get('c/copy-indep/dst')), Buffer.from(original))).toBe(0);
+      await store.putStream('c/copy-indep/src', Readable.from([Buffer.from('streamed over the source')]));
+      expect(Buffer.compare(Buffer.from(await store.get('c/copy-indep/dst')), Buffer.from(original))).toBe(0);
+      // And the other way round: writing the copy leaves the source alone.
+      await store.copy('c/copy-indep/src', 'c/copy-indep/dst2');
+      await store.put('c/copy-indep/dst2', 'new bytes of the copy');
+      expect(text(await store.get('c/copy-indep/src'))).toBe('streamed over the source');
+    });
+
+    it('copy into a new folder, and across lake layers, lists the copy', async () => {
+      await store.put('silver/c-copy/entity/run_id=1/part-0.parquet', 'silver bytes');
+      await store.copy(
+        'silver/c-copy/entity/run_id=1/part-0.parquet',
+        'gold/c-copy/mart/run_id=7/part-0.parquet',
+      );
+      await store.copy(
+        'gold/c-copy/mart/run_id=7/part-0.parquet',
+        'gold/c-copy/mart/run_id=8/part-0.parquet',
+      );
+      const listed: string[] = [];
+      for await (const info of store.list('gold/c-copy/')) listed.push(info.key);
+      expect(listed).toEqual([
+        'gold/c-copy/mart/run_id=7/part-0.parquet',
+        'gold/c-copy/mart/run_id=8/part-0.parquet',
+      ]);
+      expect(text(await store.get('gold/c-copy/mart/run_id=8/part-0.parquet'))).toBe('silver bytes');
+    });
+
+    it('copy over a target: concurrent readers see the whole old or new object', async () => {
+      const bodies = [Buffer.alloc(64 * 1024, 'a'), Buffer.alloc(160 * 1024, 'b')];
+      await store.put('c/copy-race/a', bodies[0] as Buffer);
+      await store.put('c/copy-race/b', bodies[1] as Buffer);
+      await store.put('c/copy-race/dst', bodies[0] as Buffer);
+      let reads = 0;
+      let stop = false;
+      const reader = (async () => {
+        while (!stop) {
+          const seen = Buffer.from(await store.get('c/copy-race/dst'));
+          expect(bodies.some((body) => Buffer.compare(seen, body) === 0)).toBe(true);
+          reads += 1;
+        }
+      })();
+      for (let n = 1; n <= 20; n++)
+        await store.copy(n % 2 ? 'c/copy-race/b' : 'c/copy-race/a', 'c/copy-race/dst');
+      stop = true;
+      await reader;
+      expect(reads).toBeGreaterThan(0);
+      expect(Buffer.compare(Buffer.from(await store.get('c/copy-race/dst')), bodies[0] as Buffer)).toBe(0);
+    });
+
     it('rejects keys that could escape or alias', async () => {
+      // An existing source, so only key validation can stop a copy to a bad key.
+      await store.put('c/copy-bad/k', 'x');
       for (const bad of ['', '/abs', 'a//b', 'a/../b', '../x', 'a/./b', 'a/.hidden', 'a\\b', 'a/b/']) {
         await expect(store.put(bad, 'x')).rejects.toMatchObject({ code: 'INVALID_KEY' });
+        await expect(store.copy(bad, 'c/copy-bad/k')).rejects.toMatchObject({ code: 'INVALID_KEY' });
+        await expect(store.copy('c/copy-bad/k', bad)).rejects.toMatchObject({ code: 'INVALID_KEY' });
       }
     });
   });

@@ -15,7 +15,7 @@ import type { SqlFragment } from '../../src/sql/fragment.js';
  *
  * A `FaultInjector` numbers the mutating steps of a process in the order they
  * are attempted (1, 2, 3, ...), across every port wrapped with it: object
- * writes (`put`, `putStream`, `createIfAbsent`, `replace`, `delete`,
+ * writes (`put`, `putStream`, `createIfAbsent`, `replace`, `copy`, `delete`,
  * `prepareWrite`) and query-engine statements that write files (`COPY ...`).
  *
  * - As a recorder (`FaultInjector.recorder()`) it only remembers the ordered
@@ -152,6 +152,11 @@ export class FaultyObjectStore implements ObjectStore {
   async replace(key: string, body: Uint8Array | string): Promise<void> {
     this.faults.step(`replace ${key}`);
     await this.inner.replace(key, body);
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    this.faults.step(`copy ${from} -> ${to}`);
+    await this.inner.copy(from, to);
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {

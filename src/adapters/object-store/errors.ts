@@ -30,13 +30,25 @@ export class InvalidKeyError extends GoldgateError {
   }
 }
 
+/** A copy's source is larger than one server-side copy can take (5 GiB on S3, which would need a multipart copy). */
+export class ObjectTooLargeToCopyError extends GoldgateError {
+  readonly code = 'OBJECT_TOO_LARGE_TO_COPY';
+  constructor(
+    readonly key: string,
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super('object too large for a server-side copy');
+  }
+}
+
 /** The store failed for a reason other than the above (I/O, network, permissions). */
 export class ObjectStoreError extends GoldgateError {
   readonly code = 'OBJECT_STORE_ERROR';
 }
 
 /** What a store call was doing when it failed: safe to log and to show. */
-export type ObjectStoreOperation = 'get' | 'head' | 'put' | 'create' | 'list' | 'delete';
+export type ObjectStoreOperation = 'get' | 'head' | 'put' | 'create' | 'copy' | 'list' | 'delete';
 
 /** The store refused the credentials or the action (S3 `AccessDenied`, 403, bad or expired keys). */
 export class ObjectStoreAccessDeniedError extends GoldgateError {

@@ -116,6 +116,43 @@ export class LocalObjectStore implements ObjectStore {
     await this.put(key, body);
   }
 
+  /**
+   * Hard-link `from` to a temporary beside `to` and rename it into place:
+   * no bytes move, and `to` stays whole if `from` is later deleted or
+   * overwritten (both `put` and `putStream` rename a new file over a name,
+   * they never write into the old inode). Where links are refused
+   * (cross-device, filesystems without them, link-count limits) the
+   * temporary is a byte copy instead. Caveat of the link: anything writing
+   * *in place* into one of the files (not through this store) changes both.
+   */
+  async copy(from: string, to: string): Promise<void> {
+    const source = this.pathOf(from);
+    const target = this.pathOf(to);
+    // Checked first so a missing source creates nothing, not even `to`'s folder.
+    const stat = await fs.stat(source).catch((error: unknown) => {
+      if (isCode(error, 'ENOENT') || isCode(error, 'ENOTDIR')) return undefined;
+      throw new ObjectStoreError('copy failed', { cause: error });
+    });
+    if (!stat?.isFile()) throw new ObjectNotFoundError(from);
+    await this.mkdirFor(target);
+    const tmp = tempBeside(target);
+    try {
+      try {
+        await fs.link(source, tmp);
+      } catch (error) {
+        if (!LINK_REFUSED.some((code) => isCode(error, code))) throw error;
+        await fs.copyFile(source, tmp, fs.constants.COPYFILE_EXCL);
+        await syncFile(tmp); // as `put` does: a crash after the rename must not expose an unflushed copy
+      }
+    } catch (error) {
+      await fs.rm(tmp, { force: true });
+      // The source went away after the check above.
+      if (isCode(error, 'ENOENT')) throw new ObjectNotFoundError(from, { cause: error });
+      throw new ObjectStoreError('copy failed', { cause: error });
+    }
+    await this.renameInto(tmp, target);
+  }
+
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     if (!isValidPrefix(prefix)) throw new InvalidKeyError(prefix);
     const slash = prefix.lastIndexOf('/');
@@ -194,6 +231,18 @@ export class LocalObjectStore implements ObjectStore {
       await fs.rm(tmp, { force: true });
       throw new ObjectStoreError('write failed', { cause: error });
     }
+  }
+}
+
+// link(2) errors that mean "no hard link here" (cross-device, unsupported, link-count limit), not a failure.
+const LINK_REFUSED = ['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'];
+
+async function syncFile(file: string): Promise<void> {
+  const handle = await fs.open(file, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -16,6 +16,7 @@ export interface ObjectInfo {
  * - `put`/`putStream`: readers see the old object or the whole new one, never a prefix.
  * - `createIfAbsent`: exactly one of several concurrent callers wins; the rest get `false`.
  * - `replace`: a one-write swap of a small object (pointers such as `_LATEST.json`).
+ * - `copy`: a server-side copy that is independent of its source afterwards.
  * - `list`: every key under the prefix, in ascending byte order, across pages.
  */
 export interface ObjectStore {
@@ -39,6 +40,19 @@ export interface ObjectStore {
   replace(key: string, body: Uint8Array | string): Promise<void>;
   /** Every object whose key starts with `prefix`, ascending. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * Copy the object at `from` to `to`, overwriting `to`, without its bytes
+   * passing through the caller (a hard link or file copy on disk,
+   * `CopyObject` on S3). Throws `ObjectNotFoundError` when `from` is absent,
+   * and then creates nothing at `to`. Afterwards the two objects are
+   * independent: deleting or overwriting either through the store never
+   * changes the other. Readers of `to` see the old object or the whole copy,
+   * never a prefix. `to`'s `lastModified` is unspecified (a hard link keeps
+   * `from`'s). Limit: on S3 one `CopyObject` takes at most 5 GiB; a larger
+   * source fails with `ObjectTooLargeToCopyError` (multipart copy is not
+   * implemented: Gold Parquet files are far smaller).
+   */
+  copy(from: string, to: string): Promise<void>;
   /** Delete an object; deleting an absent key is not an error. */
   delete(key: string): Promise<void>;
   /**

@@ -12,6 +12,7 @@ import {
   type ObjectStoreOperation,
   ObjectStoreThrottledError,
   ObjectStoreUnavailableError,
+  ObjectTooLargeToCopyError,
 } from './errors.js';
 import { isValidPrefix, type ObjectInfo, type ObjectStore } from './port.js';
 import { type S3Layout, type S3Location, S3Router } from './s3-layout.js';
@@ -57,6 +58,8 @@ export interface S3ObjectStoreOptions {
 }
 
 const MIN_PART = 5 * 1024 * 1024;
+// The largest source one CopyObject takes; beyond it S3 requires UploadPartCopy.
+const MAX_SINGLE_COPY = 5 * 1024 * 1024 * 1024;
 const DEFAULT_PART = 8 * 1024 * 1024;
 // AWS answers a conditional write racing another one with 409 and asks for a retry; the SDK does not retry 409.
 const CONFLICT_RETRIES = 5;
@@ -117,6 +120,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
  *   writer got there first.
  * - `putStream`: a multipart upload in bounded memory, aborted on failure so no
  *   partial object ever becomes visible.
+ * - `copy`: `CopyObject`, server-side, up to 5 GiB (no multipart copy).
  *
  * Errors are the typed errors of `errors.ts`; their messages never carry a
  * bucket or key (those are in `cause`, for logs).
@@ -260,6 +264,47 @@ export class S3ObjectStore implements ObjectStore {
   async replace(key: string, body: Uint8Array | string): Promise<void> {
     // One PutObject is already an atomic swap on S3.
     await this.put(key, body);
+  }
+
+  /**
+   * One `CopyObject` (atomic like `PutObject`), after a `HeadObject` that
+   * refuses sources over 5 GiB, which would need a multipart copy. Works
+   * across the buckets of a per-layer layout.
+   */
+  async copy(from: string, to: string): Promise<void> {
+    const source = this.router.locate(from);
+    const target = this.router.locate(to);
+    // For logs only (the cause): both ends, as a missing or refused bucket may be either.
+    const both: S3Location = {
+      bucket: source.bucket,
+      s3Key: `${source.s3Key} -> s3://${target.bucket}/${target.s3Key}`,
+    };
+    try {
+      const { s3, client } = await this.sdk();
+      const size = await client
+        .send(new s3.HeadObjectCommand({ Bucket: source.bucket, Key: source.s3Key }))
+        .then(
+          (out) => out.ContentLength,
+          (error: unknown) => {
+            // An absent source is left to CopyObject to report: its answer, unlike HEAD's, tells a missing bucket apart.
+            if (toStoreError(error, 'copy', from, both) instanceof ObjectNotFoundError) return undefined;
+            throw error;
+          },
+        );
+      if (size !== undefined && size > MAX_SINGLE_COPY) {
+        throw new ObjectTooLargeToCopyError(from, size, MAX_SINGLE_COPY);
+      }
+      await client.send(
+        new s3.CopyObjectCommand({
+          Bucket: target.bucket,
+          Key: target.s3Key,
+          CopySource: `${source.bucket}/${source.s3Key.split('/').map(encodeURIComponent).join('/')}`,
+        }),
+      );
+    } catch (error) {
+      // A 404 names the source (the target's key need not exist); a missing bucket is told by name.
+      throw toStoreError(error, 'copy', from, both);
+    }
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
