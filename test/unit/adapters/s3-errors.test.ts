@@ -1,9 +1,11 @@
 import {
+  CopyObjectCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
   HeadObjectCommand,
   ListObjectsV2Command,
   NoSuchBucket,
+  NoSuchKey,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
@@ -178,6 +180,72 @@ describe('S3 adapter error mapping (mocked client)', () => {
     mock.on(PutObjectCommand).rejects(s3Error('PreconditionFailed', 412, { attempts: 1 }));
     expect(await store.createIfAbsent(KEY, 'x')).toBe(false);
     expect(mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+  });
+
+  it('copy refuses a source over 5 GiB (one CopyObject takes no more) before sending it; 5 GiB itself copies', async () => {
+    const limit = 5 * 1024 ** 3;
+    mock.on(HeadObjectCommand).resolves({ ContentLength: limit + 1 });
+    mock.on(CopyObjectCommand).resolves({});
+    const error = await failure(store.copy(KEY, 'gold/customer_360/schema_v=1/copy.parquet'));
+    expect(error).toMatchObject({ code: 'OBJECT_TOO_LARGE_TO_COPY', key: KEY, size: limit + 1, limit });
+    expect(error.message).not.toContain(BUCKET);
+    expect(error.message).not.toContain('customer_360');
+    expect(mock.commandCalls(CopyObjectCommand)).toHaveLength(0);
+    mock.on(HeadObjectCommand).resolves({ ContentLength: limit });
+    await store.copy(KEY, 'gold/customer_360/schema_v=1/copy.parquet');
+    expect(mock.commandCalls(CopyObjectCommand)).toHaveLength(1);
+  });
+
+  it('copy sends one CopyObject from the source bucket, the key encoded segment by segment, to the target bucket', async () => {
+    const layered = new S3ObjectStore({
+      client,
+      layout: {
+        bucket: 'acme-default',
+        prefix: 'lake',
+        layerBuckets: { silver: 'acme-silver', gold: BUCKET },
+      },
+    });
+    mock.on(HeadObjectCommand).resolves({ ContentLength: 10 });
+    mock.on(CopyObjectCommand).resolves({});
+    await layered.copy('silver/s/run_id=1/part+0@a.parquet', 'gold/m/run_id=2/part-0.parquet');
+    expect(mock.commandCalls(HeadObjectCommand)[0]?.args[0].input).toMatchObject({
+      Bucket: 'acme-silver',
+      Key: 'lake/silver/s/run_id=1/part+0@a.parquet',
+    });
+    const calls = mock.commandCalls(CopyObjectCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.args[0].input).toEqual({
+      Bucket: BUCKET,
+      Key: 'lake/gold/m/run_id=2/part-0.parquet',
+      CopySource: 'acme-silver/lake/silver/s/run_id%3D1/part%2B0%40a.parquet',
+    });
+  });
+
+  it('copy errors: a missing source is OBJECT_NOT_FOUND naming it, a missing bucket and a denial say so', async () => {
+    const target = 'gold/customer_360/schema_v=1/copy.parquet';
+    // HEAD cannot tell a missing key from a missing bucket: CopyObject's answer decides.
+    mock.on(HeadObjectCommand).rejects(s3Error('NotFound', 404));
+    mock
+      .on(CopyObjectCommand)
+      .rejects(
+        new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } }),
+      );
+    const absent = await failure(store.copy(KEY, target));
+    expect(absent).toMatchObject({ code: 'OBJECT_NOT_FOUND', key: KEY });
+    expectNoLocation(absent);
+    mock.on(CopyObjectCommand).rejects(
+      new NoSuchBucket({
+        message: 'The specified bucket does not exist',
+        $metadata: { httpStatusCode: 404 },
+      }),
+    );
+    expect((await failure(store.copy(KEY, target))).code).toBe('OBJECT_STORE_BUCKET_MISSING');
+    mock.reset();
+    mock.on(HeadObjectCommand).rejects(s3Error('Forbidden', 403));
+    const denied = await failure(store.copy(KEY, target));
+    expect(denied).toMatchObject({ code: 'OBJECT_STORE_ACCESS_DENIED', operation: 'copy' });
+    expectNoLocation(denied);
+    expect(mock.commandCalls(CopyObjectCommand)).toHaveLength(0);
   });
 
   it('a 412 outside a conditional create is OBJECT_EXISTS', async () => {
