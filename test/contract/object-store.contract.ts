@@ -301,6 +301,21 @@ export function objectStoreContract(harness: ObjectStoreHarness): void {
       expect(text(await store.get('c/copy-indep/src'))).toBe('streamed over the source');
     });
 
+    it('copy repeated onto the same target, and onto itself, keeps one whole object', async () => {
+      await store.put('c/copy-again/src', 'same bytes');
+      await store.copy('c/copy-again/src', 'c/copy-again/dst');
+      await store.copy('c/copy-again/src', 'c/copy-again/dst');
+      await store.copy('c/copy-again/src', 'c/copy-again/src');
+      expect(text(await store.get('c/copy-again/dst'))).toBe('same bytes');
+      expect(text(await store.get('c/copy-again/src'))).toBe('same bytes');
+      await expect(store.copy('c/copy-again/absent', 'c/copy-again/absent')).rejects.toMatchObject({
+        code: 'OBJECT_NOT_FOUND',
+      });
+      const listed: string[] = [];
+      for await (const info of store.list('c/copy-again/')) listed.push(info.key);
+      expect(listed).toEqual(['c/copy-again/dst', 'c/copy-again/src']);
+    });
+
     it('copy into a new folder, and across lake layers, lists the copy', async () => {
       await store.put('silver/c-copy/entity/run_id=1/part-0.parquet', 'silver bytes');
       await store.copy(

@@ -151,6 +151,9 @@ export class LocalObjectStore implements ObjectStore {
       throw new ObjectStoreError('copy failed', { cause: error });
     }
     await this.renameInto(tmp, target);
+    // rename(2) between two links of one file does nothing, so a repeated copy (or a copy onto
+    // itself) would leave the temporary behind; after a real rename this finds nothing.
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {

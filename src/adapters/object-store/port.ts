@@ -47,7 +47,8 @@ export interface ObjectStore {
    * and then creates nothing at `to`. Afterwards the two objects are
    * independent: deleting or overwriting either through the store never
    * changes the other. Readers of `to` see the old object or the whole copy,
-   * never a prefix. `to`'s `lastModified` is unspecified (a hard link keeps
+   * never a prefix. Copying a key onto itself (or again onto an earlier
+   * copy) is allowed and changes nothing. `to`'s `lastModified` is unspecified (a hard link keeps
    * `from`'s). Limit: on S3 one `CopyObject` takes at most 5 GiB; a larger
    * source fails with `ObjectTooLargeToCopyError` (multipart copy is not
    * implemented: Gold Parquet files are far smaller).

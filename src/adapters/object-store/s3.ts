@@ -294,6 +294,8 @@ export class S3ObjectStore implements ObjectStore {
       if (size !== undefined && size > MAX_SINGLE_COPY) {
         throw new ObjectTooLargeToCopyError(from, size, MAX_SINGLE_COPY);
       }
+      // S3 rejects a copy onto itself that changes nothing; the object is already its own copy.
+      if (size !== undefined && from === to) return;
       await client.send(
         new s3.CopyObjectCommand({
           Bucket: target.bucket,

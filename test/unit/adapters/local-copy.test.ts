@@ -64,6 +64,15 @@ describe('LocalObjectStore.copy where hard links are refused', () => {
     expect((await readdir(join(dir, 'gold/m'))).sort()).toEqual(['a', 'b']);
   });
 
+  it('a repeated copy and a copy onto itself leave no temporary (rename between links of one file is a no-op)', async () => {
+    await store.put('gold/m/src', 'bytes');
+    await store.copy('gold/m/src', 'gold/m/dst');
+    await store.copy('gold/m/src', 'gold/m/dst');
+    await store.copy('gold/m/src', 'gold/m/src');
+    expect((await readdir(join(dir, 'gold/m'))).sort()).toEqual(['dst', 'src']);
+    expect(text(await store.get('gold/m/dst'))).toBe('bytes');
+  });
+
   it('a linked copy (links allowed) is as independent as the fallback', async () => {
     await store.put('gold/m/src', 'first');
     await store.copy('gold/m/src', 'gold/m/dst');
