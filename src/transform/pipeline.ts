@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { ObjectStore } from '../adapters/object-store/port.js';
 import type { QueryEngine } from '../adapters/query-engine/port.js';
 import { describeError, isGoldgateError } from '../errors.js';
@@ -11,7 +12,6 @@ import {
   type VersionedDataset,
 } from '../lake/layout.js';
 import { acquireLock } from '../lake/lock.js';
-import { GOLD_PARQUET } from '../lake/parquet.js';
 import {
   type CheckResult,
   confirmServed,
@@ -32,14 +32,22 @@ import { type CommittedBronzeRun, listCommittedBronzeRuns } from './bronze-runs.
 import { runMartChecks } from './checks.js';
 import { ENTITIES, type EntityContract } from './entities.js';
 import { TransformError } from './errors.js';
-import { goldBuildKey } from './gold/build-key.js';
+import { goldBuildKey, goldDefinitionKey } from './gold/build-key.js';
 import { GOLD_MODELS, type GoldModel } from './gold/index.js';
+import type { IncrementalSpec } from './gold/model.js';
 import { inlineRollup, inputEntity, isRollup } from './gold/rollups.js';
 import { earlierVersionModels, goldStepName } from './gold/versions.js';
+import {
+  buildGoldIncrementally,
+  hasParquet,
+  type IncrementalBuild,
+  writeGoldFiles,
+} from './gold-incremental.js';
 import {
   emptySilverRelation,
   mergeSilver,
   newestSourceTsQuery,
+  readSilverChanges,
   readSilverVersion,
   silverRelation,
 } from './silver.js';
@@ -197,6 +205,25 @@ export interface TransformHome {
   }): Promise<void>;
   /** After `_LATEST.json` moved to the run: whatever else must follow it (the catalog view on Athena). */
   published(model: GoldModel, runId: string): Promise<void>;
+  /**
+   * The rows of the keys changed between two Silver versions of an entity
+   * (`readSilverChanges`), or `undefined` when the home cannot tell cheaply.
+   * A home without it builds every Gold run whole.
+   */
+  silverChanges?(contract: EntityContract, fromRun: string, toRun: string): Promise<SqlFragment | undefined>;
+  /**
+   * Write a Gold run from the served run and its inputs' changes
+   * (`buildGoldIncrementally`); `undefined` when a full build is the better way.
+   */
+  buildGoldIncremental?(input: {
+    readonly model: GoldModel;
+    readonly spec: IncrementalSpec;
+    readonly inputs: Readonly<Record<string, SqlFragment>>;
+    readonly changed: Readonly<Record<string, SqlFragment>>;
+    readonly asOf: string;
+    readonly prefix: string;
+    readonly served: { readonly prefix: string; readonly rowCount: number };
+  }): Promise<IncrementalBuild | undefined>;
 }
 
 /** The embedded home: Silver versions and Gold runs as Parquet in the folder store, written by DuckDB. */
@@ -252,23 +279,13 @@ export function embeddedHome(options: {
       };
     },
     buildGold: async ({ model, inputs, asOf, prefix }) => {
-      const step = goldStepName(model.mart);
-      const location = await store.prepareWrite(prefix);
-      const query = model.query({ inputs, asOf, dialect: duckdbDialect });
-      const partitions = model.mart.partitionBy.map((c) => ident(c)).join(', ');
-      // Partition columns stay inside the files too: readers never depend on `key=value` folder names.
-      const build = partitions
-        ? sql`COPY (${query}) TO ${location} (${GOLD_PARQUET}, PARTITION_BY (${raw(partitions)}), WRITE_PARTITION_COLUMNS true)`
-        : sql`COPY (${query}) TO ${`${location}/part-00000.parquet`} (${GOLD_PARQUET})`;
-      await engine.execute({ sql: build, label: `${step}.build` });
-      if (partitions && !(await hasParquet(store, prefix))) {
-        // A partitioned COPY of no rows writes no file; an empty run must still have its (typed) data file.
-        await engine.execute({
-          sql: sql`COPY (SELECT * FROM (${query}) AS q WHERE FALSE) TO ${`${location}/part-00000.parquet`} (${GOLD_PARQUET})`,
-          label: `${step}.build.empty`,
-        });
-      }
+      const rows = model.query({ inputs, asOf, dialect: duckdbDialect });
+      await writeGoldFiles({ store, engine, model, rows, prefix, emptyFile: false });
+      if (model.mart.partitionBy.length > 0 && !(await hasParquet(store, prefix)))
+        await writeGoldFiles({ store, engine, model, rows, prefix, emptyFile: true });
     },
+    silverChanges: (contract, fromRun, toRun) => readSilverChanges(store, contract, fromRun, toRun),
+    buildGoldIncremental: (input) => buildGoldIncrementally({ store, engine, ...input }),
     published: async () => {},
   };
 }
@@ -592,11 +609,6 @@ async function silverStep(
   }
 }
 
-async function hasParquet(store: ObjectStore, prefix: string): Promise<boolean> {
-  for await (const info of store.list(prefix)) if (info.key.endsWith('.parquet')) return true;
-  return false;
-}
-
 async function goldStep(
   options: PipelineOptions,
   home: TransformHome,
@@ -711,7 +723,27 @@ async function goldStep(
   }
 
   const prefix = runPrefix(dataset, runId);
-  await home.buildGold({ model, inputs: relations, runId, asOf, prefix });
+  const definitionKey = goldDefinitionKey(model, home.dialect, asOf);
+  const incremental = options.rebuildGold
+    ? undefined
+    : await buildIncrementally(store, home, model, {
+        dataset,
+        relations,
+        silverRuns,
+        definitionKey,
+        asOf,
+        prefix,
+      });
+  if (!incremental) await home.buildGold({ model, inputs: relations, runId, asOf, prefix });
+  const build = incremental
+    ? {
+        mode: 'incremental',
+        from_run: incremental.fromRun,
+        affected_keys: incremental.affectedKeys,
+        files_reused: incremental.filesReused,
+        files_rewritten: incremental.filesRewritten,
+      }
+    : { mode: 'full' };
   const { rowCount, checks } = await checkRun({ runId, prefix });
   const readyAt = await assertHeld();
   let status: StepReport['status'] = 'published';
@@ -722,7 +754,13 @@ async function goldStep(
       checks,
       now: startedAt,
       readyAt,
-      details: { silver_runs: silverRuns, as_of: asOf, build_key: buildKey },
+      details: {
+        silver_runs: silverRuns,
+        as_of: asOf,
+        build_key: buildKey,
+        definition_key: definitionKey,
+        build,
+      },
       lineage,
     });
   } catch (error) {
@@ -740,8 +778,67 @@ async function goldStep(
     durationMs: Date.now() - began,
     runId,
     checks,
-    inputs: { silver_runs: silverRuns, ...(refused ? { not_reused: refused } : {}) },
+    inputs: { silver_runs: silverRuns, build, ...(refused ? { not_reused: refused } : {}) },
   };
+}
+
+const servedSilverRunsSchema = z.record(z.string(), z.string());
+
+/**
+ * Build a mart's run from the served run and its inputs' changes when the
+ * model can be (`GoldModel.incremental`), the home can, and the served run was
+ * built by the same definition (same SQL, `as_of` and layout) from Silver
+ * versions whose changes the home can still tell. `undefined`: build it whole.
+ */
+async function buildIncrementally(
+  store: ObjectStore,
+  home: TransformHome,
+  model: GoldModel,
+  target: {
+    readonly dataset: VersionedDataset;
+    readonly relations: Readonly<Record<string, SqlFragment>>;
+    readonly silverRuns: Readonly<Record<string, string>>;
+    readonly definitionKey: string;
+    readonly asOf: string;
+    readonly prefix: string;
+  },
+): Promise<(IncrementalBuild & { readonly fromRun: string }) | undefined> {
+  const spec = model.incremental;
+  if (!spec || !home.silverChanges || !home.buildGoldIncremental) return undefined;
+  // After a rollback an operator chose the served version by hand: start afresh, as reuse does.
+  const pointer = await resolveLatest(store, target.dataset);
+  if (!pointer || pointer.rolled_back_from !== undefined) return undefined;
+  const manifest = await readRunManifest(store, target.dataset, pointer.run_id);
+  if (!manifest || manifest.details.definition_key !== target.definitionKey) return undefined;
+  const served = servedSilverRunsSchema.safeParse(manifest.details.silver_runs);
+  if (!served.success) return undefined;
+  const changed: Record<string, SqlFragment> = {};
+  for (const [name, declared] of Object.entries(model.inputs)) {
+    // A rollup's changes are not rows of Silver keys: marts reading one are built whole.
+    if (isRollup(declared)) return undefined;
+    const entity = `${declared.source}/${declared.entity}`;
+    const from = served.data[entity];
+    const to = target.silverRuns[entity];
+    if (from === undefined || to === undefined) return undefined;
+    if (from === to) {
+      changed[name] = emptySilverRelation(declared);
+      continue;
+    }
+    if (from === 'none' || to === 'none') return undefined;
+    const rows = await home.silverChanges(declared, from, to);
+    if (!rows) return undefined;
+    changed[name] = rows;
+  }
+  const result = await home.buildGoldIncremental({
+    model,
+    spec,
+    inputs: target.relations,
+    changed,
+    asOf: target.asOf,
+    prefix: target.prefix,
+    served: { prefix: pointer.path, rowCount: manifest.row_count },
+  });
+  return result ? { ...result, fromRun: pointer.run_id } : undefined;
 }
 
 /**

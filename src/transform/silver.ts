@@ -807,6 +807,59 @@ export async function readPublishedSilver(
   return pointer ? readSilverVersion(store, contract, pointer.run_id) : undefined;
 }
 
+/**
+ * The rows of the keys whose row differs between two versions of an entity:
+ * each changed key's row in `fromRun` (when it had one) and in `toRun`,
+ * tombstones included. Found from the deltas, so only between versions over
+ * the same snapshot whose files are all still there; otherwise `undefined`
+ * (the caller rebuilds from the whole version instead). Either version may be
+ * the later one (after a rollback the served version is the earlier).
+ */
+export async function readSilverChanges(
+  store: ObjectStore,
+  contract: EntityContract,
+  fromRun: string,
+  toRun: string,
+): Promise<SqlFragment | undefined> {
+  if (fromRun === toRun) return emptySilverRelation(contract);
+  const [from, to] = await Promise.all([
+    readSilverVersion(store, contract, fromRun),
+    readSilverVersion(store, contract, toRun),
+  ]);
+  if (from.baseRun !== to.baseRun || !(from.delta || to.delta)) return undefined;
+  const dataset = silverDataset(contract.source, contract.entity);
+  const files = [`${runPrefix(dataset, from.baseRun)}data.parquet`];
+  if (from.delta) files.push(`${runPrefix(dataset, fromRun)}delta.parquet`);
+  if (to.delta) files.push(`${runPrefix(dataset, toRun)}delta.parquet`);
+  for (const key of files) if (!(await store.head(key))) return undefined;
+  const deltaOf = (version: SilverVersion): SqlFragment | undefined =>
+    version.delta ? readParquet(version.delta) : undefined;
+  const fromDelta = deltaOf(from);
+  const toDelta = deltaOf(to);
+  // A key's row is decided by these columns; a redelivery may only move _run_id, which counts as a change (harmless).
+  const same = raw(
+    'o._key = n._key AND o._source_ts IS NOT DISTINCT FROM n._source_ts AND o._seq IS NOT DISTINCT FROM n._seq AND o._deleted = n._deleted AND o._run_id IS NOT DISTINCT FROM n._run_id',
+  );
+  const sides: SqlFragment[] = [];
+  if (toDelta && fromDelta) {
+    sides.push(sql`SELECT n._key FROM ${toDelta} AS n ANTI JOIN ${fromDelta} AS o ON ${same}`);
+    sides.push(sql`SELECT o._key FROM ${fromDelta} AS o ANTI JOIN ${toDelta} AS n ON ${same}`);
+  } else {
+    sides.push(sql`SELECT _key FROM ${(toDelta ?? fromDelta) as SqlFragment}`);
+  }
+  // Whether a changed key can have a row in the snapshot: not when neither delta shares a key with it (appends).
+  const disjoint = (version: SilverVersion): boolean => !version.delta || version.overlapsBase === false;
+  const baseMatters = !(disjoint(from) && disjoint(to));
+  const rowsOf = (version: SilverVersion): SqlFragment | undefined =>
+    baseMatters ? sql`(${allRows(version)})` : deltaOf(version);
+  const columns = columnsOf(contract);
+  const picked = [rowsOf(from), rowsOf(to)]
+    .filter((rows): rows is SqlFragment => rows !== undefined)
+    .map((rows) => sql`SELECT ${columns} FROM ${rows} AS r SEMI JOIN changed_keys AS k ON k._key = r._key`);
+  return sql`(WITH changed_keys AS (${join(sides, '\n    UNION\n    ')})
+  ${join(picked, '\n  UNION ALL\n  ')})`;
+}
+
 /** The relation of an entity that has no Silver version yet: its typed columns, no rows. */
 export function emptySilverRelation(contract: EntityContract): SqlFragment {
   const columns = contract.fields.map((f) => `CAST(NULL AS ${f.sqlType}) AS ${ident(f.name)}`).join(', ');

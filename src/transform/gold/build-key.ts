@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { SqlFragment } from '../../sql/fragment.js';
+import type { SqlDialect } from '../../sql/dialect.js';
+import { raw, type SqlFragment } from '../../sql/fragment.js';
 import type { GoldModel } from './model.js';
 
 /**
@@ -31,19 +32,58 @@ export interface GoldBuildInputs {
 export function goldBuildKey(input: GoldBuildInputs): string {
   const { model } = input;
   const canonical = JSON.stringify([
+    ...layoutOf(model),
+    input.dialect,
+    input.asOf,
+    Object.entries(input.silverRuns).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    ...fragmentOf(input.query),
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * What a Gold build computes, whatever Silver versions it reads: the model's
+ * SQL and incremental rule rendered over placeholder inputs, `as_of` and the
+ * layout. A served run with the same definition key differs from a build now
+ * only by its inputs' changes, so it may be maintained from them.
+ */
+export function goldDefinitionKey(model: GoldModel, dialect: SqlDialect, asOf: string): string {
+  const placeholders = Object.fromEntries(
+    Object.keys(model.inputs).map((name) => [name, raw(`(SELECT * FROM "input:${name}")`)]),
+  );
+  const changed = Object.fromEntries(
+    Object.keys(model.inputs).map((name) => [name, raw(`(SELECT * FROM "changed:${name}")`)]),
+  );
+  const ctx = { inputs: placeholders, asOf, dialect };
+  const incremental = model.incremental;
+  const canonical = JSON.stringify([
+    ...layoutOf(model),
+    dialect.name,
+    asOf,
+    ...fragmentOf(model.query(ctx)),
+    incremental
+      ? [incremental.driver, incremental.keys, ...fragmentOf(incremental.affected({ ...ctx, changed }))]
+      : null,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+function layoutOf(model: GoldModel): unknown[] {
+  return [
     BUILD_KEY_VERSION,
     model.mart.name,
     model.mart.schemaVersion,
     model.mart.partitionBy,
     model.mart.columns.map((c) => [c.name, c.sqlType]),
-    input.dialect,
-    input.asOf,
-    Object.entries(input.silverRuns).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-    input.query.text,
+  ];
+}
+
+function fragmentOf(fragment: SqlFragment): unknown[] {
+  return [
+    fragment.text,
     // Each value with its kind: 1, 1n and '1' bind differently (and bigint has no JSON form).
-    input.query.params.map((p) =>
+    fragment.params.map((p) =>
       p === null ? ['null'] : Array.isArray(p) ? ['list', p] : [typeof p, String(p)],
     ),
-  ]);
-  return createHash('sha256').update(canonical).digest('hex');
+  ];
 }

@@ -11,7 +11,7 @@ import {
   statusedInvoices,
   toBase,
 } from './common.js';
-import { type GoldModel, input } from './model.js';
+import { changedRows, type GoldModel, type IncrementalContext, input } from './model.js';
 
 /**
  * Finance marts. Definitions live in the catalog descriptions
@@ -179,6 +179,30 @@ export function arAgingQuery(
   SELECT ${columnList(arAging)} FROM result ORDER BY ${keyOrder(arAging)}`;
 }
 
+/**
+ * Customers whose `customerDimension` row may differ from the served run's:
+ * every changed contact, and the previous and current contact of every
+ * changed account (its link or its place in the contact's ranking moved).
+ */
+function changedCustomers(ctx: IncrementalContext): SqlFragment {
+  return sql`SELECT c.contact_id AS customer_id FROM ${changedRows(ctx, 'contacts')} AS c WHERE c.contact_id IS NOT NULL
+    UNION
+    SELECT a.zoho_contact_id FROM ${changedRows(ctx, 'accounts')} AS a WHERE a.zoho_contact_id IS NOT NULL`;
+}
+
+/**
+ * The `keyColumn` values of a finance driver (invoices, payments) whose mart
+ * rows may have changed: its changed rows, and its live rows of changed
+ * customers (their region).
+ */
+function affectedDocuments(ctx: IncrementalContext, driver: string, keyColumn: string): SqlFragment {
+  const key = raw(ident(keyColumn));
+  return sql`SELECT d.${key} FROM ${changedRows(ctx, driver)} AS d WHERE d.${key} IS NOT NULL
+    UNION ALL
+    SELECT l.${key} FROM ${input(ctx, driver)} AS l
+    SEMI JOIN (${changedCustomers(ctx)}) AS k ON k.customer_id = l.customer_id`;
+}
+
 /** Finance marts' models (invoices, payments, ar_aging). */
 export const FINANCE_MODELS: readonly GoldModel[] = [
   {
@@ -194,6 +218,11 @@ export const FINANCE_MODELS: readonly GoldModel[] = [
         ctx.asOf,
         ctx.dialect,
       ),
+    incremental: {
+      driver: 'invoices',
+      keys: ['invoice_id'],
+      affected: (ctx) => affectedDocuments(ctx, 'invoices', 'invoice_id'),
+    },
   },
   {
     mart: payments,
@@ -207,6 +236,11 @@ export const FINANCE_MODELS: readonly GoldModel[] = [
         },
         ctx.dialect,
       ),
+    incremental: {
+      driver: 'payments',
+      keys: ['payment_id'],
+      affected: (ctx) => affectedDocuments(ctx, 'payments', 'payment_id'),
+    },
   },
   {
     mart: arAging,
