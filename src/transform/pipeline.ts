@@ -27,7 +27,7 @@ import {
 import { newRunId, utcDate } from '../lake/run-id.js';
 import { logger } from '../runtime/logger.js';
 import { duckdbDialect, type SqlDialect } from '../sql/dialect.js';
-import { type SqlFragment, sql } from '../sql/fragment.js';
+import type { SqlFragment } from '../sql/fragment.js';
 import { type CommittedBronzeRun, listCommittedBronzeRuns } from './bronze-runs.js';
 import { runMartChecks } from './checks.js';
 import { ENTITIES, type EntityContract } from './entities.js';
