@@ -724,9 +724,10 @@ async function goldStep(
 
   const prefix = runPrefix(dataset, runId);
   const definitionKey = goldDefinitionKey(model, home.dialect, asOf);
-  const incremental = options.rebuildGold
-    ? undefined
-    : await buildIncrementally(store, home, model, {
+  let incremental: Awaited<ReturnType<typeof buildIncrementally>>;
+  if (!options.rebuildGold) {
+    try {
+      incremental = await buildIncrementally(store, home, model, {
         dataset,
         relations,
         silverRuns,
@@ -734,6 +735,15 @@ async function goldStep(
         asOf,
         prefix,
       });
+    } catch (error) {
+      // It starts from the served run's files; a full build needs none of them, so it heals what they broke.
+      logger.warn('incremental gold build failed: building whole', {
+        mart: model.mart.name,
+        error: describeError(error),
+      });
+      for await (const info of store.list(prefix)) await store.delete(info.key);
+    }
+  }
   if (!incremental) await home.buildGold({ model, inputs: relations, runId, asOf, prefix });
   const build = incremental
     ? {
