@@ -844,6 +844,65 @@ describe('incremental Gold builds of invoices and payments', () => {
       smallChange(7);
       expect(modes(await next({}, 22))).toEqual(['incremental', 'incremental']);
     });
+
+    /** A run on day 22 that must succeed with exactly one failed incremental build, then built whole. */
+    const failingOnce = async (target?: RunOptions['target']): Promise<PipelineReport> => {
+      minute += 2;
+      await company.land(lake.store, runAt(minute - 1, 22));
+      const calls = warnings.mock.calls.length;
+      const report = await pipeline(lake, runAt(minute, 22), target ? { target } : {});
+      expect(report.status, JSON.stringify(report.error)).toBe('succeeded');
+      const failed = warnings.mock.calls.slice(calls).filter(([message]) => message === FAILED_INCREMENTAL);
+      expect(failed).toHaveLength(1);
+      return report;
+    };
+
+    it('when a served file cannot be read: the mart is built whole, which heals it', async () => {
+      const before = await served(lake, INVOICES);
+      const [damaged] = await parquetFiles(lake.store, before.prefix);
+      if (!damaged) throw new Error('no served invoices file');
+      // A new object at the key (not a write through the hard link: earlier runs keep their bytes).
+      await lake.store.put(damaged, 'not parquet');
+      smallChange(8);
+      const report = await failingOnce();
+      expect(modes(report)).toEqual(['full', 'incremental']);
+      expect((await served(lake, INVOICES)).runId).toBe(report.runId);
+      await expectFullBuild(lake, '2026-11-22');
+    });
+
+    it('when the store refuses a copy midway: what the attempt wrote is cleared, no row twice', async () => {
+      /** Copies into an invoices run: only the failed attempt makes any (a full build copies nothing). */
+      let copied = 0;
+      let refused = false;
+      // The first copy fails, the others of its batch go through: the attempt leaves new files and copies.
+      const store = new Proxy(lake.store, {
+        get(target, property) {
+          if (property === 'copy')
+            return async (from: string, to: string): Promise<void> => {
+              if (!refused) {
+                refused = true;
+                throw new Error('copy refused');
+              }
+              await target.copy(from, to);
+              if (to.startsWith(datasetOf(INVOICES).prefix)) copied += 1;
+            };
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      smallChange(9);
+      const report = await failingOnce({ store, engine: lake.engine });
+      expect(refused).toBe(true);
+      expect(copied).toBeGreaterThan(0);
+      expect(modes(report)).toEqual(['full', 'incremental']);
+      const now = await served(lake, INVOICES);
+      expect(now.runId).toBe(report.runId);
+      // Only the full build's files: no copy of a served file is left in the run.
+      const files = await parquetFiles(lake.store, now.prefix);
+      expect(files.filter((key) => /\/f-[0-9a-f]{16}\.parquet$/.test(key))).toEqual([]);
+      expect(new Set(now.table.rows).size).toBe(now.table.rows.length);
+      await expectFullBuild(lake, '2026-11-22');
+    });
   });
 
   describe('a crash during an incremental build', () => {
@@ -916,6 +975,8 @@ describe('incremental Gold builds of invoices and payments', () => {
       ).toBe(true);
       expect([...order].sort((a, b) => a - b)).toEqual(order);
       expect(goldSteps.length).toBeGreaterThanOrEqual(order.length);
+      // The run changes the invoices mart: serving the previous run after a crash is a visible difference.
+      expect(expected.invoices?.rows).not.toEqual(previous.table.rows);
     });
 
     it('at every step: the previous run keeps serving, and a rerun serves the full build, no row twice', async () => {
