@@ -30,6 +30,20 @@ export interface IncrementalBuild {
   readonly filesRewritten: number;
 }
 
+/** What an incremental build of one mart's run is given. */
+export interface IncrementalBuildInput {
+  readonly model: GoldModel;
+  readonly spec: IncrementalSpec;
+  /** The model's inputs as a full build reads them. */
+  readonly inputs: Readonly<Record<string, SqlFragment>>;
+  /** Per input, the rows of its keys changed since the served run (`IncrementalContext.changed`). */
+  readonly changed: Readonly<Record<string, SqlFragment>>;
+  readonly asOf: string;
+  /** The new run's prefix. */
+  readonly prefix: string;
+  readonly served: ServedGoldRun;
+}
+
 /** The served run an incremental build starts from. */
 export interface ServedGoldRun {
   readonly prefix: string;
@@ -46,17 +60,9 @@ export interface ServedGoldRun {
  * the same rows as a full build over the same inputs. Returns `undefined`,
  * writing nothing, when too many keys changed for this to pay.
  */
-export async function buildGoldIncrementally(options: {
-  readonly store: ObjectStore;
-  readonly engine: QueryEngine;
-  readonly model: GoldModel;
-  readonly spec: IncrementalSpec;
-  readonly inputs: Readonly<Record<string, SqlFragment>>;
-  readonly changed: Readonly<Record<string, SqlFragment>>;
-  readonly asOf: string;
-  readonly prefix: string;
-  readonly served: ServedGoldRun;
-}): Promise<IncrementalBuild | undefined> {
+export async function buildGoldIncrementally(
+  options: IncrementalBuildInput & { readonly store: ObjectStore; readonly engine: QueryEngine },
+): Promise<IncrementalBuild | undefined> {
   const { store, engine, model, spec, asOf, prefix, served } = options;
   const step = goldStepName(model.mart);
   const driver = options.inputs[spec.driver];

@@ -34,13 +34,13 @@ import { ENTITIES, type EntityContract } from './entities.js';
 import { TransformError } from './errors.js';
 import { goldBuildKey, goldDefinitionKey } from './gold/build-key.js';
 import { GOLD_MODELS, type GoldModel } from './gold/index.js';
-import type { IncrementalSpec } from './gold/model.js';
 import { inlineRollup, inputEntity, isRollup } from './gold/rollups.js';
 import { earlierVersionModels, goldStepName } from './gold/versions.js';
 import {
   buildGoldIncrementally,
   hasParquet,
   type IncrementalBuild,
+  type IncrementalBuildInput,
   writeGoldFiles,
 } from './gold-incremental.js';
 import {
@@ -215,15 +215,7 @@ export interface TransformHome {
    * Write a Gold run from the served run and its inputs' changes
    * (`buildGoldIncrementally`); `undefined` when a full build is the better way.
    */
-  buildGoldIncremental?(input: {
-    readonly model: GoldModel;
-    readonly spec: IncrementalSpec;
-    readonly inputs: Readonly<Record<string, SqlFragment>>;
-    readonly changed: Readonly<Record<string, SqlFragment>>;
-    readonly asOf: string;
-    readonly prefix: string;
-    readonly served: { readonly prefix: string; readonly rowCount: number };
-  }): Promise<IncrementalBuild | undefined>;
+  buildGoldIncremental?(input: IncrementalBuildInput): Promise<IncrementalBuild | undefined>;
 }
 
 /** The embedded home: Silver versions and Gold runs as Parquet in the folder store, written by DuckDB. */
