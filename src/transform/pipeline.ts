@@ -363,7 +363,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
         step,
         report.reused
           ? `${report.status}: ${report.rowsOut} rows, unchanged: run ${report.runId} reused`
-          : `${report.status}: ${report.rowsOut} rows`,
+          : `${report.status}: ${report.rowsOut} rows${incrementalDetail(report)}`,
       );
     }
     const report: PipelineReport = {
@@ -785,6 +785,21 @@ async function goldStep(
 }
 
 const servedSilverRunsSchema = z.record(z.string(), z.string());
+
+const incrementalBuildSchema = z.object({
+  mode: z.literal('incremental'),
+  affected_keys: z.number(),
+  files_reused: z.number(),
+  files_rewritten: z.number(),
+});
+
+/** For the progress line of a Gold step built incrementally: what it recomputed and what it reused. */
+function incrementalDetail(report: StepReport): string {
+  const build = incrementalBuildSchema.safeParse(report.inputs?.build);
+  if (!build.success) return '';
+  const b = build.data;
+  return ` (incremental: ${b.affected_keys} keys recomputed, ${b.files_reused} files reused, ${b.files_rewritten} rewritten)`;
+}
 
 /**
  * Build a mart's run from the served run and its inputs' changes when the

@@ -18,7 +18,12 @@ import { GOLD_MODELS, type GoldModel } from '../../../src/transform/gold/index.j
 import { inputEntity } from '../../../src/transform/gold/rollups.js';
 import { goldStepName } from '../../../src/transform/gold/versions.js';
 import { MAX_AFFECTED_SHARE, MAX_FILES_PER_PARTITION } from '../../../src/transform/gold-incremental.js';
-import { embeddedHome, type PipelineReport, runPipeline } from '../../../src/transform/pipeline.js';
+import {
+  embeddedHome,
+  type PipelineReport,
+  type ProgressEvent,
+  runPipeline,
+} from '../../../src/transform/pipeline.js';
 import { emptySilverRelation, readSilverVersion, silverRelation } from '../../../src/transform/silver.js';
 import { contact, type Draft, invoice, landEvents, removed } from '../../support/builders/bronze.js';
 import { payment } from '../../support/builders/finance.js';
@@ -165,6 +170,7 @@ interface RunOptions {
   readonly compactAt?: number;
   readonly rebuildGold?: boolean;
   readonly target?: { readonly store: ObjectStore; readonly engine: QueryEngine };
+  readonly onProgress?: (event: ProgressEvent) => void;
 }
 
 /** One pipeline run of the two finance marts at `at`. */
@@ -177,6 +183,7 @@ function pipeline(lake: Lake, at: Date, options: RunOptions = {}): Promise<Pipel
     lockTtlMs: LOCK_TTL_MS,
     models: MODELS,
     ...(options.rebuildGold ? { rebuildGold: true } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     home: embeddedHome({
       store: target.store,
       engine: target.engine,
@@ -613,6 +620,7 @@ describe('incremental Gold builds of invoices and payments', () => {
     let company: Company;
     let report: PipelineReport;
     let servedBefore: Record<string, { runId: string; files: string[] }>;
+    const progress: ProgressEvent[] = [];
 
     beforeAll(async () => {
       ({ lake, company } = await seededLake(join(root, 'insert-only')));
@@ -631,7 +639,7 @@ describe('incremental Gold builds of invoices and payments', () => {
         applied: [{ invoice: 'X1', amount: 100 }],
       });
       await company.land(lake.store, runAt(2));
-      report = await runChecked(lake, runAt(3));
+      report = await runChecked(lake, runAt(3), { onProgress: (event) => progress.push(event) });
     });
 
     afterAll(async () => {
@@ -655,6 +663,11 @@ describe('incremental Gold builds of invoices and payments', () => {
         expect(files.length, m.mart.name).toBe(before.files.length + 1);
         const manifest = await readRunManifest(lake.store, datasetOf(m), report.runId);
         expect(manifest?.details.build, m.mart.name).toEqual(build);
+        // The CLI's progress line says so too.
+        const last = progress.filter((e) => e.step === `gold.${m.mart.name}`).at(-1);
+        expect(last?.detail, m.mart.name).toBe(
+          `published: ${manifest?.row_count} rows (incremental: ${build.affected_keys} keys recomputed, ${build.files_reused} files reused, 0 rewritten)`,
+        );
       }
     });
 
