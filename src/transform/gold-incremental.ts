@@ -15,8 +15,9 @@ import { goldStepName } from './gold/versions.js';
 export const MAX_FILES_PER_PARTITION = 8;
 
 /**
- * Past this share of the served run's rows, an incremental build would
- * rewrite most files anyway: the mart is rebuilt instead.
+ * Past this many affected driver keys per served row, an incremental build
+ * would rewrite most files anyway: the mart is rebuilt instead. (Keys against
+ * rows: for a mart with several rows per key, payments, a looser bound.)
  */
 export const MAX_AFFECTED_SHARE = 0.25;
 
@@ -93,6 +94,16 @@ export async function buildGoldIncrementally(
       files.push({ key: info.key, folder: slash < 0 ? '' : relative.slice(0, slash + 1) });
     }
     const byLocation = new Map(files.map((f) => [store.locationOf(f.key), f.key]));
+    // The served files must still hold what was published (a file lost or broken since would be carried on):
+    // their row count, from Parquet metadata alone, before anything is written.
+    const { rows: counted } =
+      files.length > 0
+        ? await engine.query({
+            sql: sql`SELECT count(*) AS n FROM read_parquet(${[...byLocation.keys()]}, hive_partitioning = false)`,
+            label: `${step}.served.count`,
+          })
+        : { rows: [{ n: 0 }] };
+    if (Number(counted[0]?.n ?? -1) !== served.rowCount) return undefined;
     const dirty = new Set<string>();
     if (affectedKeys > 0 && files.length > 0) {
       const { rows: hit } = await engine.query({
@@ -186,10 +197,19 @@ export async function hasParquet(store: ObjectStore, prefix: string): Promise<bo
   return false;
 }
 
+/**
+ * Run `each` over `items`, `size` at a time. Every call of a batch settles
+ * before the first failure is thrown: a caller that cleans up after a failure
+ * must not race a write still in flight.
+ */
 async function inBatches<T>(
   items: readonly T[],
   size: number,
   each: (item: T) => Promise<void>,
 ): Promise<void> {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(each));
+  for (let i = 0; i < items.length; i += size) {
+    const settled = await Promise.allSettled(items.slice(i, i + size).map(each));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
 }

@@ -717,7 +717,8 @@ async function goldStep(
   const prefix = runPrefix(dataset, runId);
   const definitionKey = goldDefinitionKey(model, home.dialect, asOf);
   let incremental: Awaited<ReturnType<typeof buildIncrementally>>;
-  if (!options.rebuildGold) {
+  // A served run that reuse refused (its files no longer pass) is no base to build on: build whole, which heals it.
+  if (!options.rebuildGold && refused === undefined) {
     try {
       incremental = await buildIncrementally(store, home, model, {
         dataset,
@@ -733,7 +734,6 @@ async function goldStep(
         mart: model.mart.name,
         error: describeError(error),
       });
-      for await (const info of store.list(prefix)) await store.delete(info.key);
     }
   }
   if (!incremental) await home.buildGold({ model, inputs: relations, runId, asOf, prefix });
@@ -825,6 +825,8 @@ async function buildIncrementally(
   // After a rollback an operator chose the served version by hand: start afresh, as reuse does.
   const pointer = await resolveLatest(store, target.dataset);
   if (!pointer || pointer.rolled_back_from !== undefined) return undefined;
+  // Run ids are unique to the second plus 2 random bytes; the served run's folder is never written into.
+  if (pointer.path === target.prefix) return undefined;
   const manifest = await readRunManifest(store, target.dataset, pointer.run_id);
   if (!manifest || manifest.details.definition_key !== target.definitionKey) return undefined;
   const served = servedSilverRunsSchema.safeParse(manifest.details.silver_runs);
@@ -846,15 +848,22 @@ async function buildIncrementally(
     if (!rows) return undefined;
     changed[name] = rows;
   }
-  const result = await home.buildGoldIncremental({
-    model,
-    spec,
-    inputs: target.relations,
-    changed,
-    asOf: target.asOf,
-    prefix: target.prefix,
-    served: { prefix: pointer.path, rowCount: manifest.row_count },
-  });
+  let result: IncrementalBuild | undefined;
+  try {
+    result = await home.buildGoldIncremental({
+      model,
+      spec,
+      inputs: target.relations,
+      changed,
+      asOf: target.asOf,
+      prefix: target.prefix,
+      served: { prefix: pointer.path, rowCount: manifest.row_count },
+    });
+  } catch (error) {
+    // Every write the attempt started has settled by now: clear them, so the full build starts from an empty folder.
+    for await (const info of store.list(target.prefix)) await store.delete(info.key);
+    throw error;
+  }
   return result ? { ...result, fromRun: pointer.run_id } : undefined;
 }
 

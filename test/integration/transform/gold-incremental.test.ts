@@ -916,6 +916,54 @@ describe('incremental Gold builds of invoices and payments', () => {
       expect(new Set(now.table.rows).size).toBe(now.table.rows.length);
       await expectFullBuild(lake, '2026-11-22');
     });
+
+    it('when copies of the failed attempt are still in flight: they settle before it is cleared, no row twice', async () => {
+      let refused = false;
+      let late = 0;
+      // The first copy fails at once; the others of its batch land later, as slow S3 copies would.
+      const store = new Proxy(lake.store, {
+        get(target, property) {
+          if (property === 'copy')
+            return async (from: string, to: string): Promise<void> => {
+              if (!refused) {
+                refused = true;
+                throw new Error('copy refused');
+              }
+              await new Promise((resolve) => setTimeout(resolve, 150));
+              await target.copy(from, to);
+              late += 1;
+            };
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      smallChange(10);
+      const report = await failingOnce({ store, engine: lake.engine });
+      const landed = late;
+      expect(refused).toBe(true);
+      expect(landed).toBeGreaterThan(0);
+      // Nothing still running could land after the full build: wait past any straggler, then look.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(late).toBe(landed);
+      expect(modes(report)).toEqual(['full', 'incremental']);
+      const now = await served(lake, INVOICES);
+      const files = await parquetFiles(lake.store, now.prefix);
+      expect(files.filter((key) => /\/f-[0-9a-f]{16}\.parquet$/.test(key))).toEqual([]);
+      expect(new Set(now.table.rows).size).toBe(now.table.rows.length);
+      await expectFullBuild(lake, '2026-11-22');
+    });
+
+    it('when a served file was lost: its rows are not carried on missing, the mart is built whole', async () => {
+      const before = await served(lake, INVOICES);
+      const [lost] = await parquetFiles(lake.store, before.prefix);
+      if (!lost) throw new Error('no served invoices file');
+      await lake.store.delete(lost);
+      smallChange(11);
+      // The served files no longer hold the published row count: no attempt is made, nothing fails.
+      const report = await next({}, 22);
+      expect(modes(report)).toEqual(['full', 'incremental']);
+      expect((await served(lake, INVOICES)).runId).toBe(report.runId);
+    });
   });
 
   describe('a crash during an incremental build', () => {
