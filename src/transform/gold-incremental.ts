@@ -94,12 +94,13 @@ export async function buildGoldIncrementally(
       files.push({ key: info.key, folder: slash < 0 ? '' : relative.slice(0, slash + 1) });
     }
     const byLocation = new Map(files.map((f) => [store.locationOf(f.key), f.key]));
+    const servedLocations = [...byLocation.keys()];
     // The served files must still hold what was published (a file lost or broken since would be carried on):
     // their row count, from Parquet metadata alone, before anything is written.
     const { rows: counted } =
       files.length > 0
         ? await engine.query({
-            sql: sql`SELECT count(*) AS n FROM read_parquet(${[...byLocation.keys()]}, hive_partitioning = false)`,
+            sql: sql`SELECT count(*) AS n FROM read_parquet(${servedLocations}, hive_partitioning = false)`,
             label: `${step}.served.count`,
           })
         : { rows: [{ n: 0 }] };
@@ -108,7 +109,7 @@ export async function buildGoldIncrementally(
     if (affectedKeys > 0 && files.length > 0) {
       const { rows: hit } = await engine.query({
         sql: sql`SELECT DISTINCT f.filename AS file
-          FROM read_parquet(${[...byLocation.keys()]}, filename = true, hive_partitioning = false) AS f
+          FROM read_parquet(${servedLocations}, filename = true, hive_partitioning = false) AS f
           SEMI JOIN ${table} AS a ON ${onKeys('a', 'f')}`,
         label: `${step}.affected.files`,
       });
@@ -138,16 +139,13 @@ export async function buildGoldIncrementally(
     }
     const rowsToWrite = sql`SELECT * FROM (${join(parts, '\nUNION ALL\n')}) AS w
       ORDER BY ${raw(model.mart.key.map((k) => ident(k)).join(', '))}`;
-    // New files are named by DuckDB (`data_N`), reused ones `f-<hash>`: the two never collide.
-    await writeGoldFiles({ store, engine, model, rows: rowsToWrite, prefix, emptyFile: false });
     const reused = files.filter((f) => !dirty.has(f.key));
+    // New files are named by DuckDB (`data_N`), reused ones `f-<hash>`: the two never collide.
+    await writeGoldFiles({ store, engine, model, rows: rowsToWrite, prefix, reusedFiles: reused.length });
     await inBatches(reused, 8, (f) => {
       const name = createHash('sha256').update(f.key).digest('hex').slice(0, 16);
       return store.copy(f.key, `${prefix}${f.folder}f-${name}.parquet`);
     });
-    // Every row may have gone: the run still needs its typed (empty) data file.
-    if (reused.length === 0 && !(await hasParquet(store, prefix)))
-      await writeGoldFiles({ store, engine, model, rows: rowsToWrite, prefix, emptyFile: true });
     return { affectedKeys, filesReused: reused.length, filesRewritten: dirty.size };
   } finally {
     // A table left behind is replaced by the next build; the build's own error is what matters.
@@ -159,9 +157,10 @@ export async function buildGoldIncrementally(
 
 /**
  * Write a mart's rows as Parquet under a run prefix: one folder per
- * partition value, or one file for an unpartitioned mart. `emptyFile` writes
- * only the typed file of no rows that a run with no rows must still have (a
- * partitioned COPY of no rows writes nothing).
+ * partition value, or one file for an unpartitioned mart. A run must hold at
+ * least its typed data file: a partitioned COPY of no rows writes none, so
+ * then the file of no rows is written, unless the run gets `reusedFiles`
+ * files of an earlier run too.
  */
 export async function writeGoldFiles(options: {
   readonly store: ObjectStore;
@@ -169,18 +168,11 @@ export async function writeGoldFiles(options: {
   readonly model: GoldModel;
   readonly rows: SqlFragment;
   readonly prefix: string;
-  readonly emptyFile: boolean;
+  readonly reusedFiles?: number;
 }): Promise<void> {
   const { store, engine, model, rows, prefix } = options;
   const step = goldStepName(model.mart);
   const location = await store.prepareWrite(prefix);
-  if (options.emptyFile) {
-    await engine.execute({
-      sql: sql`COPY (SELECT * FROM (${rows}) AS q WHERE FALSE) TO ${`${location}/part-00000.parquet`} (${GOLD_PARQUET})`,
-      label: `${step}.build.empty`,
-    });
-    return;
-  }
   const partitions = model.mart.partitionBy.map((c) => ident(c)).join(', ');
   // Partition columns stay inside the files too: readers never depend on `key=value` folder names.
   await engine.execute({
@@ -189,10 +181,16 @@ export async function writeGoldFiles(options: {
       : sql`COPY (${rows}) TO ${`${location}/part-00000.parquet`} (${GOLD_PARQUET})`,
     label: `${step}.build`,
   });
+  if (partitions && (options.reusedFiles ?? 0) === 0 && !(await hasParquet(store, prefix))) {
+    await engine.execute({
+      sql: sql`COPY (SELECT * FROM (${rows}) AS q WHERE FALSE) TO ${`${location}/part-00000.parquet`} (${GOLD_PARQUET})`,
+      label: `${step}.build.empty`,
+    });
+  }
 }
 
 /** Whether a prefix holds any Parquet file. */
-export async function hasParquet(store: ObjectStore, prefix: string): Promise<boolean> {
+async function hasParquet(store: ObjectStore, prefix: string): Promise<boolean> {
   for await (const info of store.list(prefix)) if (info.key.endsWith('.parquet')) return true;
   return false;
 }

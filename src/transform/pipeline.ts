@@ -38,7 +38,6 @@ import { inlineRollup, inputEntity, isRollup } from './gold/rollups.js';
 import { earlierVersionModels, goldStepName } from './gold/versions.js';
 import {
   buildGoldIncrementally,
-  hasParquet,
   type IncrementalBuild,
   type IncrementalBuildInput,
   writeGoldFiles,
@@ -272,9 +271,7 @@ export function embeddedHome(options: {
     },
     buildGold: async ({ model, inputs, asOf, prefix }) => {
       const rows = model.query({ inputs, asOf, dialect: duckdbDialect });
-      await writeGoldFiles({ store, engine, model, rows, prefix, emptyFile: false });
-      if (model.mart.partitionBy.length > 0 && !(await hasParquet(store, prefix)))
-        await writeGoldFiles({ store, engine, model, rows, prefix, emptyFile: true });
+      await writeGoldFiles({ store, engine, model, rows, prefix });
     },
     silverChanges: (contract, fromRun, toRun) => readSilverChanges(store, contract, fromRun, toRun),
     buildGoldIncremental: (input) => buildGoldIncrementally({ store, engine, ...input }),
